@@ -1,0 +1,74 @@
+"""Recorded pages under `fixtures/`: the manifest format and loading.
+
+Each platform folder holds `index.json`, a list of cases:
+
+    {"name": "show-in", "url": "https://www.audible.in/podcast/...",   # the real URL
+     "file": "show-in.html", "content_type": "text/html; charset=utf-8",
+     "status": 200, "fetched_at": "2026-03-05T09:00:00+00:00",
+     "expected": "show-in.expected.json"}          # `scraper parse` output, or
+     "error": {"type": "BlockedError", "match": "captcha"}          # the error it must raise
+
+The replay server serves every case at its real URL path (under `/<host>/`), so a sync
+routed to it sees the same bytes a live platform would have sent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from scraper.models import Capture
+
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@dataclass
+class FixtureCase:
+    platform: str
+    name: str
+    url: str
+    path: Path
+    content_type: str
+    status: int
+    fetched_at: datetime
+    expected: Path | None
+    error: dict[str, str] | None
+    headers: dict[str, str]
+
+    def capture(self) -> Capture:
+        return Capture(
+            url=self.url,
+            status=self.status,
+            body=self.path.read_bytes(),
+            fetched_at=self.fetched_at,
+            headers={"content-type": self.content_type, **self.headers},
+            final_url=self.url,
+        )
+
+    def expected_json(self) -> dict[str, Any] | None:
+        return json.loads(self.expected.read_text("utf-8")) if self.expected else None
+
+
+def load_cases(root: Path = FIXTURES_DIR) -> list[FixtureCase]:
+    cases: list[FixtureCase] = []
+    for index in sorted(root.glob("*/index.json")):
+        folder = index.parent
+        for entry in json.loads(index.read_text("utf-8")):
+            cases.append(
+                FixtureCase(
+                    platform=entry.get("platform", folder.name),
+                    name=entry["name"],
+                    url=entry["url"],
+                    path=folder / entry["file"],
+                    content_type=entry.get("content_type", "text/html; charset=utf-8"),
+                    status=int(entry.get("status", 200)),
+                    fetched_at=datetime.fromisoformat(entry["fetched_at"]),
+                    expected=folder / entry["expected"] if entry.get("expected") else None,
+                    error=entry.get("error"),
+                    headers=entry.get("headers", {}),
+                )
+            )
+    return cases

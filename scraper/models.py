@@ -1,0 +1,150 @@
+"""Plain data handed from stage to stage: what was fetched and what an adapter saw in it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass
+class Capture:
+    """One fetched body. `url` is the URL as the platform knows it (before routing);
+    `final_url` is where redirects ended, also in the platform's URL space when routed."""
+
+    url: str
+    status: int
+    body: bytes
+    fetched_at: datetime
+    headers: dict[str, str] = field(default_factory=dict)
+    final_url: str | None = None
+    # True when the server answered 304 and `body` is the stored copy from an earlier capture.
+    not_modified: bool = False
+    # "http" or "browser": how the body was obtained.
+    via: str = "http"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def text(self) -> str:
+        charset = "utf-8"
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                charset = value.strip("\"'")
+        try:
+            return self.body.decode(charset, errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
+
+
+@dataclass
+class Show:
+    """What a platform says about the show as a whole."""
+
+    title: str | None = None
+    author: str | None = None
+    description: str | None = None
+    # The episode count the platform prints ("458 episodes"); None when it prints none.
+    claimed_count: int | None = None
+    url: str | None = None
+    image: str | None = None
+    category: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "author": self.author,
+            "description": self.description,
+            "claimed_count": self.claimed_count,
+        }
+
+
+@dataclass
+class Episode:
+    """One episode as one platform lists it.
+
+    Adapters fill `id`, `title`, the raw fields (`published_raw`, `duration_raw`,
+    `description`) and whatever exact values they have (an epoch timestamp can set
+    `published` directly). `normalize.normalize_listing` fills the rest from the raw fields.
+    """
+
+    id: str
+    title: str | None = None
+    published: date | None = None
+    published_raw: str | None = None
+    # None (absolute, parsed), "relative" ("I går"), "unparsed" (kept raw), "ambiguous".
+    published_flag: str | None = None
+    duration_seconds: int | None = None
+    duration_raw: str | None = None
+    description: str | None = None
+    description_truncated: bool = False
+    url: str | None = None
+    audio_url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "published": self.published.isoformat() if self.published else None,
+            "published_raw": self.published_raw,
+            "published_flag": self.published_flag,
+            "duration_seconds": self.duration_seconds,
+            "description": self.description,
+            "description_truncated": self.description_truncated,
+            "url": self.url,
+            "audio_url": self.audio_url,
+        }
+
+
+@dataclass
+class Listing:
+    """An adapter's reading of one capture: the show (if the page has it), its episodes,
+    and further URLs to fetch for the same source (pagination, JSON endpoints)."""
+
+    platform: str
+    url: str
+    show: Show | None = None
+    episodes: list[Episode] = field(default_factory=list)
+    next: list[str] = field(default_factory=list)
+    # What kind of page this was ("show", "episode", "api"...), for reports.
+    page_kind: str = "show"
+    # Set by the adapter when the platform has more episodes it cannot reach, with why.
+    incomplete_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "show": self.show.to_json() if self.show else None,
+            "episodes": [e.to_json() for e in self.episodes],
+            "next": list(self.next),
+        }
+
+
+def episode_from_json(data: dict[str, Any]) -> Episode:
+    """Inverse of `Episode.to_json` (used by reparse and tests)."""
+    published = data.get("published")
+    return Episode(
+        id=data["id"],
+        title=data.get("title"),
+        published=date.fromisoformat(published) if published else None,
+        published_raw=data.get("published_raw"),
+        published_flag=data.get("published_flag"),
+        duration_seconds=data.get("duration_seconds"),
+        description=data.get("description"),
+        description_truncated=bool(data.get("description_truncated")),
+        url=data.get("url"),
+        audio_url=data.get("audio_url"),
+    )
+
+
+__all__ = ["Capture", "Show", "Episode", "Listing", "episode_from_json", "asdict"]

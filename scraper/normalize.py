@@ -1,0 +1,343 @@
+"""Normalisation shared by every adapter: dates, durations, text, truncation.
+
+Pure functions. Adapters hand over what the page printed; these turn it into typed values
+and flags, and never invent a value: what cannot be read is kept raw and flagged.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scraper.models import Listing
+
+# ---------------------------------------------------------------------------------------------
+# Dates
+
+
+@dataclass(frozen=True)
+class DateStyle:
+    """How one platform/locale prints dates. `order` is decided per platform, never guessed
+    per string; `formats` are strptime patterns tried first (about 50x faster than guessing)."""
+
+    languages: tuple[str, ...] = ("en",)
+    order: str | None = None  # "DMY", "MDY" or "YMD"
+    formats: tuple[str, ...] = ()
+
+
+ENGLISH = DateStyle()
+
+
+@dataclass(frozen=True)
+class ParsedDate:
+    value: date | None
+    # None: an absolute date read as printed. "relative": resolved against the capture time.
+    # "unparsed": nothing could be read; the raw text is kept. "ambiguous": day/month order
+    # unknown and both readings valid.
+    flag: str | None = None
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_NUMERIC = re.compile(r"^\s*(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})\s*$")
+_RFC822 = re.compile(r"^\s*(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d")
+
+
+def date_from_timestamp(value: int | float | str | None) -> date | None:
+    """Calendar date of a machine timestamp.
+
+    Epoch numbers (seconds, or milliseconds when larger than 10^11) and `Z` values give
+    their UTC date. A value printed with an offset keeps the date its publisher printed:
+    `2026-03-04T23:30:00-05:00` is March 4th, not March 5th in UTC.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value):
+        value = float(value)
+    if isinstance(value, int | float):
+        seconds = value / 1000 if abs(value) > 1e11 else value
+        return datetime.fromtimestamp(seconds, tz=UTC).date()
+    text = value.strip()
+    if _ISO_DATE.match(text):
+        try:
+            return datetime.fromisoformat(text.replace("z", "Z")).date()
+        except ValueError:
+            try:
+                return date.fromisoformat(text[:10])
+            except ValueError:
+                return None
+    if _RFC822.match(text):
+        try:
+            return parsedate_to_datetime(text).date()
+        except (TypeError, ValueError, IndexError):
+            return None
+    return None
+
+
+@functools.lru_cache(maxsize=128)
+def _date_parser(languages: tuple[str, ...], order: str | None, base: datetime):
+    from dateparser.date import DateDataParser  # heavy import: only when a date needs guessing
+
+    settings: dict[str, object] = {
+        "RELATIVE_BASE": base,
+        "PREFER_DATES_FROM": "past",
+        "RETURN_TIME_AS_PERIOD": True,
+    }
+    if order:
+        settings["DATE_ORDER"] = order
+    return DateDataParser(languages=list(languages), settings=settings)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
+
+
+def parse_date(raw: str | None, style: DateStyle = ENGLISH, base: datetime | None = None) -> ParsedDate:
+    """Read a date as a platform printed it, in that platform's language and order.
+
+    `base` is the capture time: relative dates ("yesterday", "I går", "hace 2 días") are
+    resolved against it and flagged "relative".
+    """
+    if raw is None:
+        return ParsedDate(None)
+    text = " ".join(raw.split())
+    if not text:
+        return ParsedDate(None)
+    for fmt in style.formats:
+        try:
+            return ParsedDate(datetime.strptime(text, fmt).date())
+        except ValueError:
+            continue
+    stamped = date_from_timestamp(text) if (_ISO_DATE.match(text) or _RFC822.match(text)) else None
+    if stamped:
+        return ParsedDate(stamped)
+    numeric = _NUMERIC.match(text)
+    if numeric and style.order is None:
+        first, second, third = (int(g) for g in numeric.groups())
+        if len(numeric.group(1)) < 4 and first <= 12 and second <= 12 and first != second:
+            return ParsedDate(None, "ambiguous")
+    moment = _naive_utc(base or datetime.now(UTC))
+    data = _date_parser(tuple(style.languages), style.order, moment).get_date_data(text)
+    if data is None or data.date_obj is None:
+        return ParsedDate(None, "unparsed")
+    # A relative date moves with the base; an absolute one does not. Re-reading against a
+    # base far away tells them apart without a word list per language.
+    shifted = moment - timedelta(days=400)
+    other = _date_parser(tuple(style.languages), style.order, shifted).get_date_data(text)
+    relative = other is None or other.date_obj is None or other.date_obj.date() != data.date_obj.date()
+    return ParsedDate(data.date_obj.date(), "relative" if relative else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Durations
+
+_HMS = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{2})(?:\.\d+)?\s*$")
+_ISO_DURATION = re.compile(
+    r"^\s*P(?:(\d+)D)?T?(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?\s*$", re.I
+)
+_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
+# "Less than 1 minute" and its translations: a bucket [0, 60) s, not zero.
+_LESS_THAN_A_MINUTE = re.compile(
+    r"less than|under|weniger als|moins d|menos de|meno di|minder dan|mindre enn|mindre end|"
+    r"mindre än|alle 1|未満",
+    re.I,
+)
+_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([^\W\d_]+\.?|時間|分|秒)", re.U)
+_HOUR_UNITS = ("h", "hr", "hrs", "hour", "hours", "std", "stunde", "stunden", "t", "time",
+               "timer", "timme", "timmar", "tunti", "tuntia", "uur", "u", "ora", "ore", "godz",
+               "heure", "heures", "hora", "horas", "時間")
+_MINUTE_UNITS = ("m", "min", "mins", "minute", "minutes", "minuten", "minutt", "minutter",
+                 "minuter", "minuutti", "minuuttia", "minuto", "minutos", "minuti", "分")
+_SECOND_UNITS = ("s", "sec", "secs", "second", "seconds", "sek", "sekunde", "sekunden",
+                 "sekund", "sekunder", "seg", "segundo", "segundos", "secondi", "seconde",
+                 "secondes", "sekuntia", "秒")
+
+
+@dataclass(frozen=True)
+class ParsedDuration:
+    seconds: int | None
+    # Granularity of the printed value in seconds: 1 for "01:02:03", 60 for "28 min".
+    precision: int | None = None
+
+
+def parse_duration(raw: str | int | float | None, *, unit: str = "s") -> ParsedDuration:
+    """Seconds in any form platforms print: "1 h 0 min", "28 min", "1 hr and 2 mins",
+    "Less than 1 minute" (the bucket's middle, 30 s at 60 s precision), "01:02:03",
+    ISO 8601 "PT1H2M3S", plain seconds, or milliseconds with `unit="ms"`."""
+    if raw is None or raw == "":
+        return ParsedDuration(None)
+    if isinstance(raw, int | float) or _NUMBER.match(str(raw)):
+        value = float(raw)
+        if unit == "ms":
+            return ParsedDuration(round(value / 1000), 1)
+        return ParsedDuration(round(value), 1)
+    text = " ".join(str(raw).split())
+    match = _HMS.match(text)
+    if match:
+        hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+        return ParsedDuration(hours * 3600 + minutes * 60 + seconds, 1)
+    match = _ISO_DURATION.match(text)
+    if match and any(match.groups()):
+        days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+        total = days * 86400 + hours * 3600 + minutes * 60 + seconds
+        return ParsedDuration(round(total), 1 if match.group(4) else 60)
+    parts = _PART.findall(text)
+    if not parts:
+        return ParsedDuration(None)
+    if _LESS_THAN_A_MINUTE.search(text) and len(parts) == 1:
+        return ParsedDuration(30, 60)
+    total = 0.0
+    precision = 3600
+    for number, word in parts:
+        unit_word = word.lower().rstrip(".")
+        value = float(number.replace(",", "."))
+        if unit_word in _HOUR_UNITS:
+            total += value * 3600
+        elif unit_word in _MINUTE_UNITS:
+            total += value * 60
+            precision = min(precision, 60)
+        elif unit_word in _SECOND_UNITS:
+            total += value
+            precision = 1
+        else:
+            return ParsedDuration(None)
+    return ParsedDuration(round(total), precision)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text
+
+_BLOCK_TAGS = frozenset({
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
+    "blockquote", "section", "article", "header", "footer", "pre", "hr", "dd", "dt",
+})
+_SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "head"})
+_TAG_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
+# Expander labels and similar UI text that sit in the DOM next to descriptions.
+UI_PHRASES = (
+    "Show More Show Less", "Show more Show less", "Show More", "Show Less", "Read more",
+    "Read less", "Vis mer", "Vis mindre", "Mehr anzeigen", "Weniger anzeigen", "Voir plus",
+    "Ver más", "Lees meer",
+)
+
+
+def _collect_text(node, out: list[str]) -> None:
+    for child in node.iter(include_text=True):
+        tag = child.tag
+        if tag == "-text":
+            out.append(child.text_content or "")
+        elif tag in _SKIP_TAGS or tag == "-comment":
+            continue
+        elif tag == "br":
+            out.append("\n")
+        else:
+            block = tag in _BLOCK_TAGS
+            if block:
+                out.append("\n")
+            _collect_text(child, out)
+            if block:
+                out.append("\n")
+
+
+def html_to_text(value: str | None) -> str | None:
+    """Plain text of an HTML fragment, keeping block boundaries as line breaks (so
+    "Tri Dao<br>https://arxiv.org/..." does not run together) and decoding entities."""
+    if value is None:
+        return None
+    if not _TAG_HINT.search(value):
+        return _tidy_whitespace(html.unescape(value))
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(f"<div>{value}</div>")
+    root = tree.body or tree.root
+    out: list[str] = []
+    if root is not None:
+        _collect_text(root, out)
+    return _tidy_whitespace("".join(out))
+
+
+def _tidy_whitespace(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    joined = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", joined).strip()
+
+
+def clean_text(value: str | None, *, ui_phrases: tuple[str, ...] = UI_PHRASES) -> str | None:
+    """Markup, entities and UI words removed; whitespace tidied. None stays None."""
+    if value is None:
+        return None
+    text = html_to_text(value) or ""
+    for phrase in ui_phrases:
+        if text.endswith(phrase):
+            text = text[: -len(phrase)].rstrip()
+    return text or None
+
+
+def clean_title(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(html.unescape(_TAG_HINT.sub(" ", value)).split())
+    return text or None
+
+
+_TRUNCATION_TAIL = re.compile(r"(\.\.\.|…|\[\.\.\.\]|\[…\])\s*$")
+
+
+def looks_truncated(text: str | None) -> bool:
+    """True when a description ends cut off ("...", "…", ", ..."). A description that is a
+    strict prefix of another source's is flagged later, when sources are compared."""
+    return bool(text) and bool(_TRUNCATION_TAIL.search(text))
+
+
+def is_strict_prefix(shorter: str | None, longer: str | None, *, min_chars: int = 40) -> bool:
+    """True when `shorter` (minus a trailing ellipsis) starts `longer` and is shorter."""
+    if not shorter or not longer:
+        return False
+    stem = _TRUNCATION_TAIL.sub("", shorter).rstrip(" ,;:")
+    squash_stem = " ".join(stem.split())
+    squash_long = " ".join(longer.split())
+    return (
+        len(squash_stem) >= min_chars
+        and len(squash_stem) < len(squash_long)
+        and squash_long.startswith(squash_stem)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole listings
+
+
+def normalize_listing(listing: Listing, style: DateStyle, fetched_at: datetime) -> Listing:
+    """Fill parsed values from raw ones and clean text, in place; returns the listing."""
+    if listing.show is not None:
+        show = listing.show
+        show.title = clean_title(show.title)
+        show.author = clean_title(show.author)
+        show.description = clean_text(show.description)
+    for episode in listing.episodes:
+        episode.title = clean_title(episode.title)
+        if episode.published is None and episode.published_raw:
+            parsed = parse_date(episode.published_raw, style, fetched_at)
+            episode.published = parsed.value
+            episode.published_flag = parsed.flag
+        if episode.duration_seconds is None and episode.duration_raw:
+            duration = parse_duration(episode.duration_raw)
+            episode.duration_seconds = duration.seconds
+            if duration.precision is not None:
+                episode.extra.setdefault("duration_precision", duration.precision)
+            if duration.seconds is None:
+                episode.extra["duration_flag"] = "unparsed"
+        elif episode.duration_seconds is not None:
+            episode.extra.setdefault("duration_precision", 1)
+        episode.description = clean_text(episode.description)
+        if looks_truncated(episode.description):
+            episode.description_truncated = True
+    return listing
