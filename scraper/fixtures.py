@@ -6,7 +6,8 @@ Each platform folder holds `index.json`, a list of cases:
      "file": "show-in.html", "content_type": "text/html; charset=utf-8",
      "status": 200, "fetched_at": "2026-03-05T09:00:00+00:00",
      "expected": "show-in.expected.json"}          # `scraper parse` output, or
-     "error": {"type": "BlockedError", "match": "captcha"}          # the error it must raise
+     "error": {"type": "BlockedError", "match": "captcha"},         # the error it must raise
+     "demo_source": true, "podcast": "AI Post Transformers"}        # a source's start page
 
 The replay server serves every case at its real URL path (under `/<host>/`), so a sync
 routed to it sees the same bytes a live platform would have sent.
@@ -37,6 +38,10 @@ class FixtureCase:
     expected: Path | None
     error: dict[str, str] | None
     headers: dict[str, str]
+    # True for the page a source starts from: `scraper demo` and the sync tests make one
+    # source per such case (its `podcast` names the show it belongs to).
+    demo_source: bool = False
+    podcast: str | None = None
 
     def capture(self) -> Capture:
         return Capture(
@@ -69,6 +74,8 @@ def load_cases(root: Path = FIXTURES_DIR) -> list[FixtureCase]:
                     expected=folder / entry["expected"] if entry.get("expected") else None,
                     error=entry.get("error"),
                     headers=entry.get("headers", {}),
+                    demo_source=bool(entry.get("demo_source", False)),
+                    podcast=entry.get("podcast"),
                 )
             )
     return cases
