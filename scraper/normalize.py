@@ -99,7 +99,9 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
-def parse_date(raw: str | None, style: DateStyle = ENGLISH, base: datetime | None = None) -> ParsedDate:
+def parse_date(
+    raw: str | None, style: DateStyle = ENGLISH, base: datetime | None = None
+) -> ParsedDate:
     """Read a date as a platform printed it, in that platform's language and order.
 
     `base` is the capture time: relative dates ("yesterday", "I går", "hace 2 días") are
@@ -131,7 +133,9 @@ def parse_date(raw: str | None, style: DateStyle = ENGLISH, base: datetime | Non
     # base far away tells them apart without a word list per language.
     shifted = moment - timedelta(days=400)
     other = _date_parser(tuple(style.languages), style.order, shifted).get_date_data(text)
-    relative = other is None or other.date_obj is None or other.date_obj.date() != data.date_obj.date()
+    relative = (
+        other is None or other.date_obj is None or other.date_obj.date() != data.date_obj.date()
+    )
     return ParsedDate(data.date_obj.date(), "relative" if relative else None)
 
 
