@@ -1,0 +1,372 @@
+"""The SQLite archive: schema, migrations and every write a sync makes.
+
+Writes for one source happen in one transaction (`record_source`), so a crash or kill
+mid-sync leaves each source either fully recorded or untouched. Nothing is deleted when a
+page fails: episodes that vanish from a complete listing are marked `listed = 0` with a
+`removed` version row, and come back as `returned`.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from scraper.models import Capture, Episode, Listing, Show
+
+migrations = Migrations("scraper")
+
+# Fields whose change makes a new platform_episode_versions row.
+TRACKED_FIELDS = (
+    "title", "published", "published_flag", "duration_seconds", "description",
+    "description_truncated", "url", "audio_url",
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["podcasts"].create({"id": int, "name": str, "created_at": str}, pk="id")
+    db["podcasts"].create_index(["name"], unique=True)
+    db["sources"].create(
+        {"id": int, "podcast_id": int, "platform": str, "url": str, "fetch_mode": str,
+         "added_at": str},
+        pk="id", foreign_keys=[("podcast_id", "podcasts", "id")],
+    )
+    db["sources"].create_index(["podcast_id", "url"], unique=True)
+    db["runs"].create(
+        {"id": int, "kind": str, "started_at": str, "finished_at": str, "status": str,
+         "pid": int, "sources_ok": int, "sources_failed": int, "episodes_new": int,
+         "episodes_changed": int, "episodes_removed": int, "error": str},
+        pk="id",
+    )
+    db["bodies"].create({"sha256": str, "size": int, "compressed": bytes}, pk="sha256")
+    db["captures"].create(
+        {"id": int, "run_id": int, "source_id": int, "url": str, "final_url": str,
+         "status": int, "fetched_at": str, "sha256": str, "content_type": str, "etag": str,
+         "last_modified": str, "via": str},
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id"), ("source_id", "sources", "id"),
+                      ("sha256", "bodies", "sha256")],
+    )
+    db["captures"].create_index(["url", "fetched_at"])
+    db["captures"].create_index(["source_id", "run_id"])
+    db["listings"].create(
+        {"id": int, "run_id": int, "source_id": int, "status": str, "error_kind": str,
+         "error": str, "claimed_count": int, "listed_count": int, "pages": int,
+         "fetched_at": str, "show_title": str, "show_author": str, "show_description": str,
+         "incomplete_reason": str},
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id"), ("source_id", "sources", "id")],
+    )
+    db["listings"].create_index(["source_id", "run_id"])
+    db["platform_episodes"].create(
+        {"id": int, "source_id": int, "podcast_id": int, "platform": str, "episode_id": str,
+         "title": str, "published": str, "published_raw": str, "published_flag": str,
+         "duration_seconds": int, "duration_precision": int, "description": str,
+         "description_truncated": int, "url": str, "audio_url": str, "extra": str,
+         "first_seen_run": int, "last_seen_run": int, "first_seen_at": str,
+         "last_seen_at": str, "listed": int},
+        pk="id",
+        foreign_keys=[("source_id", "sources", "id"), ("podcast_id", "podcasts", "id")],
+    )
+    db["platform_episodes"].create_index(["source_id", "episode_id"], unique=True)
+    db["platform_episodes"].create_index(["podcast_id", "platform"])
+    db["platform_episode_versions"].create(
+        {"id": int, "platform_episode_id": int, "run_id": int, "seen_at": str, "change": str,
+         "changes": str},
+        pk="id",
+        foreign_keys=[("platform_episode_id", "platform_episodes", "id"),
+                      ("run_id", "runs", "id")],
+    )
+    db["platform_episode_versions"].create_index(["platform_episode_id"])
+    db["platform_episode_versions"].create_index(["run_id"])
+
+
+@dataclass
+class SourceOutcome:
+    """What a sync learned about one source, ready to be written in one transaction."""
+
+    source_id: int
+    status: str  # ok | unchanged | partial | failed | blocked | layout
+    captures: list[Capture] = field(default_factory=list)
+    listing: Listing | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    pages: int = 0
+    # Counts filled in by record_source.
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+
+    @property
+    def listed(self) -> int:
+        return len(self.listing.episodes) if self.listing else 0
+
+    @property
+    def claimed(self) -> int | None:
+        return self.listing.show.claimed_count if self.listing and self.listing.show else None
+
+
+class Archive:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite_utils.Database(self.path)
+        self.db.execute("PRAGMA busy_timeout = 10000")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.db.journal_mode != "wal":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # Podcasts and sources -------------------------------------------------------------------
+
+    def ensure_podcast(self, name: str) -> int:
+        row = self.db.execute("select id from podcasts where name = ?", [name]).fetchone()
+        if row:
+            return row[0]
+        return self.db["podcasts"].insert({"name": name, "created_at": now_iso()}).last_pk
+
+    def ensure_source(self, podcast_id: int, platform: str, url: str, fetch_mode: str) -> int:
+        row = self.db.execute(
+            "select id, platform, fetch_mode from sources where podcast_id = ? and url = ?",
+            [podcast_id, url],
+        ).fetchone()
+        if row:
+            if (row[1], row[2]) != (platform, fetch_mode):
+                self.db["sources"].update(row[0], {"platform": platform, "fetch_mode": fetch_mode})
+            return row[0]
+        return self.db["sources"].insert(
+            {"podcast_id": podcast_id, "platform": platform, "url": url, "fetch_mode": fetch_mode,
+             "added_at": now_iso()}
+        ).last_pk
+
+    def source(self, source_id: int) -> dict[str, Any]:
+        return self.db["sources"].get(source_id)
+
+    # Runs -----------------------------------------------------------------------------------
+
+    def start_run(self, kind: str, pid: int) -> int:
+        # Only one sync holds the lock, so any run still "running" died mid-way.
+        self.db.execute(
+            "update runs set status = 'aborted', finished_at = coalesce(finished_at, ?) "
+            "where status = 'running'",
+            [now_iso()],
+        )
+        self.db.conn.commit()
+        return self.db["runs"].insert(
+            {"kind": kind, "started_at": now_iso(), "status": "running", "pid": pid}
+        ).last_pk
+
+    def finish_run(self, run_id: int, outcomes: Iterable[SourceOutcome], error: str | None = None):
+        outcomes = list(outcomes)
+        failed = sum(1 for o in outcomes if o.status not in ("ok", "unchanged"))
+        status = "failed" if error else ("ok" if not failed else "partial")
+        if outcomes and failed == len(outcomes):
+            status = "failed"
+        self.db["runs"].update(
+            run_id,
+            {"finished_at": now_iso(), "status": status,
+             "sources_ok": len(outcomes) - failed, "sources_failed": failed,
+             "episodes_new": sum(o.new for o in outcomes),
+             "episodes_changed": sum(o.changed for o in outcomes),
+             "episodes_removed": sum(o.removed for o in outcomes), "error": error},
+        )
+        return status
+
+    # Captures -------------------------------------------------------------------------------
+
+    def _store_body(self, body: bytes, sha256: str) -> None:
+        exists = self.db.execute("select 1 from bodies where sha256 = ?", [sha256]).fetchone()
+        if not exists:
+            self.db["bodies"].insert(
+                {"sha256": sha256, "size": len(body), "compressed": zlib.compress(body, 6)}
+            )
+
+    def _store_capture(self, run_id: int, source_id: int, capture: Capture) -> None:
+        sha = capture.sha256
+        self._store_body(capture.body, sha)
+        self.db["captures"].insert(
+            {"run_id": run_id, "source_id": source_id, "url": capture.url,
+             "final_url": capture.final_url, "status": capture.status,
+             "fetched_at": capture.fetched_at.isoformat(timespec="seconds"), "sha256": sha,
+             "content_type": capture.headers.get("content-type"),
+             "etag": capture.headers.get("etag"),
+             "last_modified": capture.headers.get("last-modified"), "via": capture.via}
+        )
+
+    def latest_capture(self, url: str, source_id: int | None = None) -> Capture | None:
+        """The newest stored 2xx capture of `url` (for 304 reuse and reparse)."""
+        sql = (
+            "select c.url, c.final_url, c.status, c.fetched_at, c.content_type, c.etag, "
+            "c.last_modified, c.via, b.compressed from captures c join bodies b "
+            "on b.sha256 = c.sha256 where c.url = ? and c.status between 200 and 299"
+        )
+        params: list[Any] = [url]
+        if source_id is not None:
+            sql += " and c.source_id = ?"
+            params.append(source_id)
+        row = self.db.execute(sql + " order by c.id desc limit 1", params).fetchone()
+        if row is None:
+            return None
+        headers = {k: v for k, v in (("content-type", row[4]), ("etag", row[5]),
+                                     ("last-modified", row[6])) if v}
+        return Capture(url=row[0], final_url=row[1], status=row[2],
+                       fetched_at=datetime.fromisoformat(row[3]), headers=headers,
+                       body=zlib.decompress(row[8]), via=row[7] or "http")
+
+    def last_good_listed_count(self, source_id: int) -> int | None:
+        row = self.db.execute(
+            "select listed_count from listings where source_id = ? and status in ('ok', "
+            "'unchanged') order by id desc limit 1",
+            [source_id],
+        ).fetchone()
+        return row[0] if row else None
+
+    def last_good_listing(self, source_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query(
+            "select * from listings where source_id = ? and status in ('ok', 'unchanged') "
+            "order by id desc limit 1", [source_id]))
+        return rows[0] if rows else None
+
+    # The one write per source -----------------------------------------------------------------
+
+    def record_source(self, run_id: int, outcome: SourceOutcome) -> SourceOutcome:
+        """Write a source's captures, listing snapshot and episode changes atomically."""
+        with self.db.atomic():
+            for capture in outcome.captures:
+                if not capture.not_modified:
+                    self._store_capture(run_id, outcome.source_id, capture)
+            listing = outcome.listing
+            show = listing.show if listing else None
+            previous = self.last_good_listing(outcome.source_id)
+            if outcome.status == "unchanged" and previous:
+                show = show or Show(
+                    title=previous["show_title"], author=previous["show_author"],
+                    description=previous["show_description"],
+                    claimed_count=previous["claimed_count"],
+                )
+            first = outcome.captures[0] if outcome.captures else None
+            self.db["listings"].insert(
+                {"run_id": run_id, "source_id": outcome.source_id, "status": outcome.status,
+                 "error_kind": outcome.error_kind, "error": outcome.error,
+                 "claimed_count": show.claimed_count if show else None,
+                 "listed_count": outcome.listed if listing else None,
+                 "pages": outcome.pages,
+                 "fetched_at": first.fetched_at.isoformat(timespec="seconds") if first else None,
+                 "show_title": show.title if show else None,
+                 "show_author": show.author if show else None,
+                 "show_description": show.description if show else None,
+                 "incomplete_reason": listing.incomplete_reason if listing else None}
+            )
+            if listing is not None and outcome.status in ("ok", "partial"):
+                seen_at = first.fetched_at.isoformat(timespec="seconds") if first else now_iso()
+                self._record_episodes(run_id, outcome, listing, seen_at,
+                                      complete=outcome.status == "ok")
+        return outcome
+
+    def _record_episodes(self, run_id: int, outcome: SourceOutcome, listing: Listing,
+                         seen_at: str, *, complete: bool) -> None:
+        source = self.source(outcome.source_id)
+        existing = {
+            row["episode_id"]: row
+            for row in self.db.query(
+                "select * from platform_episodes where source_id = ?", [outcome.source_id]
+            )
+        }
+        inserts: list[dict[str, Any]] = []
+        versions: list[dict[str, Any]] = []
+        for episode in listing.episodes:
+            fields = _episode_fields(episode)
+            row = existing.pop(episode.id, None)
+            if row is None:
+                inserts.append({
+                    **fields, "source_id": outcome.source_id, "podcast_id": source["podcast_id"],
+                    "platform": source["platform"], "episode_id": episode.id,
+                    "first_seen_run": run_id, "last_seen_run": run_id,
+                    "first_seen_at": seen_at, "last_seen_at": seen_at, "listed": 1,
+                })
+                continue
+            changes = {
+                name: [row[name], fields[name]]
+                for name in TRACKED_FIELDS
+                if row[name] != fields[name]
+            }
+            update = {**fields, "last_seen_run": run_id, "last_seen_at": seen_at, "listed": 1}
+            self.db["platform_episodes"].update(row["id"], update)
+            if not row["listed"]:
+                versions.append(_version(row["id"], run_id, seen_at, "returned", changes))
+                outcome.new += 1
+            elif changes:
+                versions.append(_version(row["id"], run_id, seen_at, "changed", changes))
+                outcome.changed += 1
+        if inserts:
+            table = self.db["platform_episodes"]
+            table.insert_all(inserts, batch_size=40)
+            for row in self.db.query(
+                "select id, episode_id, title, published from platform_episodes "
+                "where source_id = ? and first_seen_run = ?",
+                [outcome.source_id, run_id],
+            ):
+                versions.append(_version(row["id"], run_id, seen_at, "added",
+                                         {"title": [None, row["title"]],
+                                          "published": [None, row["published"]]}))
+            outcome.new += len(inserts)
+        if complete:
+            # Only a complete listing can say an episode is gone; never delete it.
+            for row in existing.values():
+                if row["listed"]:
+                    self.db["platform_episodes"].update(row["id"], {"listed": 0})
+                    versions.append(_version(row["id"], run_id, seen_at, "removed", {}))
+                    outcome.removed += 1
+        if versions:
+            self.db["platform_episode_versions"].insert_all(versions, batch_size=150)
+
+    # Reads used by commands ------------------------------------------------------------------
+
+    def platform_episodes(self, podcast: str | None = None) -> Iterator[dict[str, Any]]:
+        sql = ("select pe.*, p.name as podcast, s.url as source_url from platform_episodes pe "
+               "join podcasts p on p.id = pe.podcast_id join sources s on s.id = pe.source_id")
+        params: list[Any] = []
+        if podcast:
+            sql += " where p.name = ?"
+            params.append(podcast)
+        yield from self.db.query(sql + " order by pe.published desc, pe.id", params)
+
+
+def _episode_fields(episode: Episode) -> dict[str, Any]:
+    extra = {k: v for k, v in episode.extra.items() if k != "duration_precision"}
+    return {
+        "title": episode.title,
+        "published": episode.published.isoformat() if episode.published else None,
+        "published_raw": episode.published_raw,
+        "published_flag": episode.published_flag,
+        "duration_seconds": episode.duration_seconds,
+        "duration_precision": episode.extra.get("duration_precision"),
+        "description": episode.description,
+        "description_truncated": int(episode.description_truncated),
+        "url": episode.url,
+        "audio_url": episode.audio_url,
+        "extra": json.dumps(extra, sort_keys=True, ensure_ascii=False, default=str)
+        if extra else None,
+    }
+
+
+def _version(pe_id: int, run_id: int, seen_at: str, change: str, changes: dict) -> dict[str, Any]:
+    return {"platform_episode_id": pe_id, "run_id": run_id, "seen_at": seen_at,
+            "change": change,
+            "changes": json.dumps(changes, ensure_ascii=False, default=str) if changes else None}

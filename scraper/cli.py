@@ -1,0 +1,411 @@
+"""The `scraper` command line. Commands only: the work happens in the modules they call.
+
+Heavy modules (httpx, dateparser, sqlite-utils, datasette, playwright) are imported inside
+the commands so that `scraper --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Scrape a podcast's listings on many platforms into one reconciled SQLite archive.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Sources file (TOML).")]
+DbOpt = Annotated[
+    Path | None, typer.Option("--db", help="Archive file (default: the sources file's db, "
+                              "else data/archive.db).")
+]
+PodcastOpt = Annotated[str | None, typer.Option("--podcast", help="Only this podcast.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+EXIT_FAILED = 1
+EXIT_LOCKED = 3
+
+
+def _err(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    _err(message)
+    return typer.Exit(code)
+
+
+def _load(config: Path, required: bool = True):
+    from scraper.config import Config, load_config
+    from scraper.errors import ConfigError
+
+    if not required and not config.exists():
+        return Config()
+    try:
+        return load_config(config)
+    except ConfigError as error:
+        raise _fail(str(error), 2) from None
+
+
+def _db_path(db: Path | None, config: Path) -> Path:
+    if db is not None:
+        return db
+    return _load(config, required=False).db
+
+
+def _open_existing(db: Path):
+    import sqlite_utils
+
+    if not db.exists():
+        raise _fail(f"no archive at {db}: run `scraper sync` (or `scraper demo`) first")
+    database = sqlite_utils.Database(db)
+    database.execute("PRAGMA busy_timeout = 10000")
+    return database
+
+
+@app.command()
+def sync(
+    config: ConfigOpt = Path("scraper.toml"),
+    db: DbOpt = None,
+    podcast: PodcastOpt = None,
+    platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
+    route: Annotated[list[str] | None, typer.Option(
+        "--route", help="PREFIX=BASE: send requests for PREFIX to BASE (repeatable).")] = None,
+    ignore_robots: Annotated[bool, typer.Option(
+        "--ignore-robots", help="Do not obey robots.txt (warns; only for sites you may crawl).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch every configured platform listing and archive it; exit 1 if any source failed."""
+    from scraper.errors import ConfigError, LockedError
+    from scraper.routes import Routes
+
+    settings = _load(config)
+    try:
+        routes = settings.routes.merged(Routes.parse_option(route or []))
+    except ConfigError as error:
+        raise _fail(str(error), 2) from None
+    sources = settings.sources(podcast, platform)
+    if not sources:
+        raise _fail("no sources match (check --podcast/--platform and the sources file)", 2)
+    try:
+        summary = _run_with_progress(
+            settings, db or settings.db, podcast=podcast, platform=platform, routes=routes,
+            obey_robots=False if ignore_robots else None, quiet=as_json,
+        )
+    except LockedError as error:
+        raise _fail(str(error), EXIT_LOCKED) from None
+    _print_summary(summary, as_json)
+    raise typer.Exit(0 if summary.ok else EXIT_FAILED)
+
+
+def _run_with_progress(settings, db_path: Path, *, quiet: bool, **kwargs):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from scraper.sync import sync as run_sync
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        def done(report) -> None:
+            if not quiet:
+                console.print(f"{report.platform:9} {report.status:9} {report.url}",
+                              highlight=False)
+        return run_sync(settings, db_path, on_source_done=done, **kwargs)
+    with Progress(TextColumn("[bold]sync"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def start(total: int) -> None:
+            bar.update(task, total=total)
+
+        def done(report) -> None:
+            bar.update(task, advance=1, description=f"{report.platform} {report.status}")
+
+        return run_sync(settings, db_path, on_start=start, on_source_done=done, **kwargs)
+
+
+def _print_summary(summary, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"run {summary.run_id}: {summary.status}  ({summary.db})")
+    for column in ("podcast", "platform", "status", "claimed", "listed", "pages", "new",
+                   "changed", "removed"):
+        table.add_column(column, justify="right" if column in (
+            "claimed", "listed", "pages", "new", "changed", "removed") else "left")
+    colours = {"ok": "green", "unchanged": "cyan", "partial": "yellow"}
+    for s in summary.sources:
+        colour = colours.get(s.status, "red")
+        table.add_row(s.podcast, s.platform, f"[{colour}]{s.status}[/]",
+                      *(str(v) if v is not None else "-" for v in (
+                          s.claimed, s.listed, s.pages, s.new, s.changed, s.removed)))
+    console = Console()
+    console.print(table)
+    for s in summary.sources:
+        if s.error:
+            console.print(f"[red]{s.platform}[/] {s.url}: {s.error}", highlight=False)
+
+
+@app.command()
+def parse(
+    file: Annotated[Path, typer.Argument(help="A saved page or API response.", exists=True,
+                                         dir_okay=False)],
+    platform: Annotated[str, typer.Option("--platform", help="Adapter to parse with.")],
+    url: Annotated[str | None, typer.Option("--url", help="The URL the page came from.")] = None,
+    fetched_at: Annotated[str | None, typer.Option(
+        "--fetched-at", help="Capture time (ISO 8601); base for relative dates.")] = None,
+) -> None:
+    """Print an adapter's parse of one saved page as JSON (show, episodes, next)."""
+    from datetime import UTC, datetime
+
+    import adapters
+    from scraper.errors import ScraperError
+    from scraper.models import Capture
+    from scraper.parsing import parse_capture
+
+    try:
+        adapter = adapters.get(platform)
+        moment = datetime.fromisoformat(fetched_at) if fetched_at else datetime.now(UTC)
+    except (ScraperError, ValueError) as error:
+        raise _fail(str(error), 2) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    suffix = file.suffix.lower()
+    content_type = {".json": "application/json", ".xml": "application/xml",
+                    ".rss": "application/rss+xml"}.get(suffix, "text/html; charset=utf-8")
+    capture = Capture(url=url or file.resolve().as_uri(), status=200, body=file.read_bytes(),
+                      fetched_at=moment, headers={"content-type": content_type})
+    try:
+        listing = parse_capture(adapter, capture)
+    except ScraperError as error:
+        raise _fail(f"{type(error).__name__}: {error}") from None
+    typer.echo(json.dumps(listing.to_json(), indent=2, ensure_ascii=False))
+
+
+@app.command()
+def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None) -> None:
+    """List configured sources with their platform and last sync status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    settings = _load(config)
+    db_path = db or settings.db
+    last: dict[str, tuple] = {}
+    if db_path.exists():
+        database = _open_existing(db_path)
+        for row in database.execute(
+            "select s.url, l.status, l.listed_count, l.claimed_count, l.fetched_at "
+            "from sources s join listings l on l.source_id = s.id "
+            "where l.id = (select max(id) from listings where source_id = s.id)"
+        ).fetchall():
+            last[row[0]] = row[1:]
+    table = Table(title=str(settings.path))
+    for column in ("podcast", "platform", "url", "last status", "listed", "claimed", "captured"):
+        table.add_column(column)
+    for source in settings.sources():
+        status = last.get(source.url, ("never synced", None, None, None))
+        table.add_row(source.podcast, source.platform, source.url,
+                      *(str(v) if v is not None else "-" for v in status))
+    Console().print(table)
+
+
+@app.command()
+def add(
+    url: Annotated[str, typer.Argument(help="A platform page of the podcast.")],
+    podcast: Annotated[str, typer.Option("--podcast", help="Podcast name to add it to.")],
+    platform: Annotated[str | None, typer.Option(
+        "--platform", help="Platform, when the URL is not a known platform's.")] = None,
+    config: ConfigOpt = Path("scraper.toml"),
+) -> None:
+    """Detect the platform of URL and append it to the sources file."""
+    from scraper.config import add_source
+    from scraper.errors import ConfigError
+
+    try:
+        added = add_source(config, url, podcast, platform)
+    except ConfigError as error:
+        raise _fail(str(error), 2) from None
+    typer.echo(f"added {added.platform} source {added.url} to {podcast!r} in {config}")
+
+
+@app.command()
+def reparse(
+    db: DbOpt = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    podcast: PodcastOpt = None,
+    platform: Annotated[str | None, typer.Option("--platform")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-run adapters over stored captures, without network (e.g. after an adapter fix)."""
+    from scraper.errors import LockedError
+    from scraper.sync import reparse as run_reparse
+
+    db_path = _db_path(db, config)
+    _open_existing(db_path).close()
+    try:
+        summary = run_reparse(db_path, podcast=podcast, platform=platform)
+    except LockedError as error:
+        raise _fail(str(error), EXIT_LOCKED) from None
+    _print_summary(summary, as_json)
+    raise typer.Exit(0 if summary.ok else EXIT_FAILED)
+
+
+@app.command()
+def demo(
+    db: Annotated[Path, typer.Option("--db", help="Where the demo archive goes.")] = Path(
+        "data/demo.db"),
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start from an empty archive.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Offline demo: serve the recorded pages from a local replay server and sync them."""
+    from scraper.demo import demo_config, serve_recordings
+
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    with serve_recordings() as server:
+        settings = demo_config(server, db)
+        summary = _run_with_progress(settings, db, quiet=as_json)
+    _print_summary(summary, as_json)
+    if not as_json:
+        typer.echo(f"\nNext: scraper diff --db {db}   |   scraper episodes --db {db}   |   "
+                   f"scraper serve --db {db}")
+    raise typer.Exit(0 if summary.ok else EXIT_FAILED)
+
+
+@app.command()
+def episodes(
+    db: DbOpt = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    podcast: PodcastOpt = None,
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show (table output).")] = 50,
+) -> None:
+    """Canonical episodes with their chosen fields and provenance."""
+    from scraper.reconcile import canonical_episodes_json
+
+    database = _open_existing(_db_path(db, config))
+    rows = canonical_episodes_json(database, podcast)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} canonical episodes")
+    for column in ("id", "published", "title", "duration", "platforms"):
+        table.add_column(column)
+    for row in rows[:limit]:
+        platforms = ", ".join(sorted({link["platform"] for link in row["links"]}))
+        duration = row.get("duration_seconds")
+        table.add_row(str(row["id"]), row.get("published") or "-", row.get("title") or "-",
+                      f"{duration // 60} min" if duration else "-", platforms)
+    Console().print(table)
+
+
+@app.command()
+def diff(
+    db: DbOpt = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    podcast: PodcastOpt = None,
+    platform: Annotated[list[str] | None, typer.Option(
+        "--platform", help="Compare only these platforms (repeatable).")] = None,
+    as_json: JsonOpt = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Markdown report.")] = False,
+) -> None:
+    """Drift between platforms: counts, missing, not yet seen, extra, disagreements."""
+    from scraper.drift import diff_report, render_markdown
+
+    database = _open_existing(_db_path(db, config))
+    report = diff_report(database, podcast=podcast, platforms=platform or None)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    else:
+        text = render_markdown(report)
+        if markdown:
+            typer.echo(text)
+        else:
+            from rich.console import Console
+            from rich.markdown import Markdown
+
+            Console().print(Markdown(text))
+
+
+@app.command()
+def changes(
+    db: DbOpt = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    since: Annotated[str | None, typer.Option(
+        "--since", help="An ISO date or a run id (e.g. 3): changes after it.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What appeared, disappeared or changed on each platform between syncs."""
+    from scraper.drift import changes_report
+
+    database = _open_existing(_db_path(db, config))
+    items = changes_report(database, since)
+    if as_json:
+        typer.echo(json.dumps(items, indent=2, ensure_ascii=False, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(items)} changes" + (f" since {since}" if since else ""))
+    for column in ("run", "seen", "platform", "change", "title", "fields"):
+        table.add_column(column)
+    for item in items:
+        fields = ", ".join(sorted((item.get("changes") or {}).keys()))
+        table.add_row(str(item["run_id"]), str(item["seen_at"])[:16], item["platform"],
+                      item["change"], item.get("title") or item["episode_id"], fields)
+    Console().print(table)
+
+
+@app.command()
+def serve(
+    db: DbOpt = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8001,
+) -> None:
+    """Browse the archive in Datasette, with facets, search and canned reports."""
+    from scraper.datasette import serve as run_datasette
+
+    db_path = _db_path(db, config)
+    _open_existing(db_path).close()
+    run_datasette(db_path, host=host, port=port)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from scraper import __version__
+
+        typer.echo(f"scraper {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback,
+                                          is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """Scrape a podcast's listings on many platforms into one reconciled SQLite archive."""
+
+
+def main() -> None:
+    app(prog_name="scraper")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

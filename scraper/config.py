@@ -1,0 +1,189 @@
+"""The sources file (`scraper.toml`): podcasts, their platform URLs, routes and settings.
+
+```toml
+db = "data/archive.db"            # optional; relative to this file
+
+[[podcasts]]
+name = "AI Post Transformers"
+sources = [
+  { url = "https://podcast.do-not-panic.com/feed.xml" },                  # platform detected
+  { url = "https://www.radio.net/podcast/ai-post-transformers" },
+  { url = "http://127.0.0.1:8123/podcast/x", platform = "radionet" },     # explicit
+  { url = "https://podimo.com/no/shows/x", fetch = "browser" },          # real Chromium
+]
+
+[routes]   # requests for a URL prefix go to another base; the archive keeps original URLs
+"https://www.radio.net" = "http://127.0.0.1:8123"
+
+[fetch]    # politeness and limits (defaults shown)
+min_delay = 1.0
+timeout = 20.0
+retries = 3
+max_bytes = 52428800
+obey_robots = true
+
+[browser]
+executable_path = "/usr/bin/chromium"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scraper.errors import ConfigError
+from scraper.routes import Routes
+
+DEFAULT_CONFIG = Path("scraper.toml")
+DEFAULT_DB = "data/archive.db"
+FETCH_MODES = ("http", "browser")
+_FETCH_KEYS = {"min_delay": float, "timeout": float, "retries": int, "max_bytes": int,
+               "obey_robots": bool, "user_agent": str, "max_redirects": int}
+
+
+@dataclass
+class SourceConfig:
+    podcast: str
+    url: str
+    platform: str
+    # None: the adapter's own choice ("http" for most, "browser" where a platform needs it).
+    fetch: str | None = None
+
+
+@dataclass
+class PodcastConfig:
+    name: str
+    sources: list[SourceConfig] = field(default_factory=list)
+
+
+@dataclass
+class Config:
+    podcasts: list[PodcastConfig] = field(default_factory=list)
+    routes: Routes = field(default_factory=Routes)
+    fetch: dict[str, Any] = field(default_factory=dict)
+    browser: dict[str, Any] = field(default_factory=dict)
+    db: Path = Path(DEFAULT_DB)
+    path: Path | None = None
+
+    def sources(
+        self, podcast: str | None = None, platform: str | None = None
+    ) -> list[SourceConfig]:
+        chosen = []
+        for item in self.podcasts:
+            if podcast and item.name != podcast:
+                continue
+            chosen.extend(s for s in item.sources if not platform or s.platform == platform)
+        return chosen
+
+
+def _check_url(url: Any, where: str) -> str:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: url must be an http(s) URL, got {url!r}")
+    return url
+
+
+def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    import adapters  # the registry decides platforms; imported lazily to keep --help fast
+
+    podcasts: list[PodcastConfig] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(data.get("podcasts", [])):
+        where = f"podcasts[{index}]"
+        name = raw.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{where}: every podcast needs a name")
+        if name in seen:
+            raise ConfigError(f"{where}: podcast {name!r} is listed twice")
+        seen.add(name)
+        podcast = PodcastConfig(name=name)
+        for number, source in enumerate(raw.get("sources", [])):
+            spot = f"{where} ({name}) sources[{number}]"
+            if isinstance(source, str):
+                source = {"url": source}
+            url = _check_url(source.get("url"), spot)
+            fetch = source.get("fetch")
+            if fetch is not None and fetch not in FETCH_MODES:
+                raise ConfigError(f"{spot}: fetch must be one of {FETCH_MODES}, got {fetch!r}")
+            try:
+                adapter = adapters.for_source(url, source.get("platform"))
+            except ConfigError as error:
+                raise ConfigError(f"{spot}: {error}") from None
+            podcast.sources.append(
+                SourceConfig(podcast=name, url=adapter.canonical_url(url), platform=adapter.name,
+                             fetch=fetch)
+            )
+        podcasts.append(podcast)
+    routes_table = data.get("routes", {})
+    if not isinstance(routes_table, dict):
+        raise ConfigError("[routes] must be a table of PREFIX = BASE")
+    fetch = dict(data.get("fetch", {}))
+    for key, value in fetch.items():
+        expected = _FETCH_KEYS.get(key)
+        if expected is None:
+            raise ConfigError(f"[fetch] unknown setting {key!r} (known: {', '.join(_FETCH_KEYS)})")
+        if not isinstance(value, expected) and not (expected is float and isinstance(value, int)):
+            raise ConfigError(f"[fetch] {key} must be {expected.__name__}, got {value!r}")
+    base = path.parent if path else Path.cwd()
+    db = Path(data.get("db", DEFAULT_DB))
+    return Config(
+        podcasts=podcasts,
+        routes=Routes(routes_table),
+        fetch=fetch,
+        browser=dict(data.get("browser", {})),
+        db=db if db.is_absolute() else base / db,
+        path=path,
+    )
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(
+            f"no sources file at {path}: create one (see README) or add a source with "
+            f"`scraper add URL --podcast NAME`"
+        )
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return parse_config(data, path)
+
+
+def add_source(
+    path: Path | str, url: str, podcast: str, platform: str | None = None
+) -> SourceConfig:
+    """Append a source to the sources file, keeping its comments and layout (tomlkit)."""
+    import tomlkit
+
+    import adapters
+
+    path = Path(path)
+    _check_url(url, "add")
+    adapter = adapters.for_source(url, platform)
+    url = adapter.canonical_url(url)
+    document = tomlkit.parse(path.read_text("utf-8")) if path.exists() else tomlkit.document()
+    podcasts = document.setdefault("podcasts", tomlkit.aot())
+    entry = next((p for p in podcasts if p.get("name") == podcast), None)
+    if entry is None:
+        entry = tomlkit.table()
+        entry["name"] = podcast
+        entry["sources"] = tomlkit.array()
+        podcasts.append(entry)
+    sources = entry.setdefault("sources", tomlkit.array())
+    for existing in sources:
+        existing_url = existing if isinstance(existing, str) else existing.get("url")
+        if existing_url and adapter.canonical_url(str(existing_url)) == url:
+            raise ConfigError(f"{url} is already a source of {podcast!r}")
+    item = tomlkit.inline_table()
+    item["url"] = url
+    if platform:
+        item["platform"] = adapter.name
+    sources.append(item)
+    sources.multiline(True)
+    text = tomlkit.dumps(document)
+    parse_config(tomllib.loads(text), path)  # never write a file we could not read back
+    path.write_text(text, "utf-8")
+    return SourceConfig(podcast=podcast, url=url, platform=adapter.name)
