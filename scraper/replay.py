@@ -30,6 +30,8 @@ class _Page:
         self.content_type = case.content_type
         self.etag = '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
         self.last_modified = format_datetime(case.fetched_at, usegmt=True)
+        # A recording answers with the clock of the day it was recorded (its Date header).
+        self.date = self.last_modified
         self.headers = case.headers
 
 
@@ -72,11 +74,18 @@ class ReplayServer:
             def log_message(self, *args):  # keep test and demo output clean
                 pass
 
+            page: _Page | None = None
+
+            def date_time_string(self, timestamp=None):
+                return self.page.date if self.page is not None else super().date_time_string()
+
             def do_GET(self):  # noqa: N802 - http.server naming
                 server.hits.append(self.path)
+                self.page = None
                 parts = urlsplit(self.path)
                 host, _, rest = parts.path.lstrip("/").partition("/")
                 page = server.pages.get(_key(host, "/" + rest, parts.query))
+                self.page = page
                 if page is None and rest == "robots.txt":
                     return self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
                 if page is None:

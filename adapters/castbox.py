@@ -1,0 +1,505 @@
+"""Castbox (castbox.fm): channel pages plus the signed `everest` episode-list API.
+
+A channel page is a server-rendered React app (`#root`, `#childrenBox`) that carries its data
+twice: in `window.__INITIAL_STATE__ = "<percent-encoded JSON>";` (`ch.chInfo` for the
+channel, `ch.eps[]` for the first 20 episodes, descriptions as HTML, `release_date` ISO,
+`duration` in milliseconds) and in the DOM (`.ch_feed_info`, `section.episodeRow .ep-item`).
+The state is read first; the DOM is the fallback. The page prints the episode count
+("451 Episodes") and loads the rest on scroll (`#LoadInline`) from
+`everest.castbox.fm/data/episode_list/v2`, a signed endpoint: `m` is the UTC day
+(YYYYMMDD) and `n` a fixed 32-index permutation of md5(sorted "k=v&..." + "evst" + m)
+(RSSHub `lib/routes/castbox/channel.ts`). The first page's `next` is the list from
+`skip=<rows on the page>` on, 100 per call; each API page asks for the next one while it
+comes back full and stops at the first short page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from adapters.base import Adapter, strip_tracking
+from scraper.errors import FetchError
+from scraper.models import Capture, Episode, Listing, Show
+from scraper.normalize import DateStyle, date_from_timestamp
+
+SITE = "https://castbox.fm"
+API_BASE = "https://everest.castbox.fm/data/episode_list/v2"
+
+# --- URL forms ---------------------------------------------------------------------------------
+# The cid is the digits after the LAST "-id" of the channel segment (slugs may contain "-id").
+CHANNEL_URL = re.compile(
+    r"^https?://(?:www\.)?castbox\.fm/channel/(?:(?P<slug>[^/?#]*)-)?id(?P<cid>\d+)/?(?:[?#]|$)",
+    re.I,
+)
+EPISODE_URL = re.compile(
+    r"^https?://(?:www\.)?castbox\.fm/episode/(?P<slug>[^/?#]*)-id(?P<cid>\d+)-id(?P<eid>\d+)"
+    r"/?(?:[?#]|$)",
+    re.I,
+)
+EPISODE_SHORT_URL = re.compile(r"^https?://(?:www\.)?castbox\.fm/ep/(?P<eid>\d+)/?(?:[?#]|$)", re.I)
+PLAYER_URL = re.compile(
+    r"^https?://(?:www\.)?castbox\.fm/app/castbox/player/id(?P<cid>\d+)(?:/id(?P<eid>\d+))?"
+    r"/?(?:[?#]|$)",
+    re.I,
+)
+API_URL = re.compile(r"^https?://everest\.castbox\.fm/data/episode_list/v2\?", re.I)
+
+# --- request signing (RSSHub lib/routes/castbox/channel.ts, PERMUTAION_MAP) --------------------
+SIGN_PERMUTATION = (
+    24, 13, 4, 19, 6, 0, 8, 21, 25, 7, 28, 1, 15, 31, 10, 9,
+    17, 18, 22, 11, 27, 23, 2, 26, 12, 5, 29, 14, 20, 30, 16, 3,
+)
+SIGN_SALT = "evst"
+PAGE_LIMIT = 100
+
+# --- embedded state and printed values ---------------------------------------------------------
+STATE_SCRIPT = re.compile(r"window\.__INITIAL_STATE__\s*=\s*\"([^\"]*)\"\s*;")
+CLAIMED_TEXT = re.compile(r"(\d[\d,.]*)\s+Episodes?\b", re.I)
+SUBSCRIBED_TEXT = re.compile(r"Subscribed:\s*([\d,.]+)", re.I)
+PLAYED_TEXT = re.compile(r"Played:\s*([\d,.]+)", re.I)
+EPISODE_HREF = re.compile(r"/episode/[^/?#]*-id(\d+)-id(\d+)")
+
+# Bot walls Castbox sits behind (CloudFront in front of castbox.fm; Cloudflare markers kept
+# for a CDN change). Recognised by their markup, whatever the status.
+BLOCK_MARKERS = (
+    ("The request could not be satisfied", "CloudFront refused the request"),
+    ("Request blocked", "CloudFront blocked the request"),
+    ("<title>Just a moment...</title>", "Cloudflare challenge page"),
+    ("cf-chl", "Cloudflare challenge page"),
+    ("Attention Required! | Cloudflare", "Cloudflare block page"),
+)
+
+CASTBOX_DATES = DateStyle(languages=("en",), order="MDY", formats=("%Y-%m-%d", "%b %d, %Y"))
+
+
+def channel_id(url: str) -> str | None:
+    """The cid a channel, episode or player URL names (after the last "-id"), or None."""
+    for pattern in (CHANNEL_URL, EPISODE_URL, PLAYER_URL):
+        match = pattern.search(url)
+        if match:
+            return match.group("cid")
+    return None
+
+
+def episode_slug(title: str) -> str:
+    """The slug castbox.fm puts before `-id<cid>-id<eid>`: spaces become "-", everything
+    else outside the URI-unreserved set is percent-encoded (so non-ASCII stays encoded)."""
+    return quote("-".join(title.split()), safe="-_.!~*'()")
+
+
+def episode_page_url(title: str, cid: str, eid: str) -> str:
+    return f"{SITE}/episode/{episode_slug(title)}-id{cid}-id{eid}"
+
+
+def sign(params: dict[str, Any], day: str) -> str:
+    """The `n` parameter: 32 characters picked from md5(sorted query + "evst" + m)."""
+    query = "&".join(f"{key}={params[key]}" for key in sorted(params))
+    digest = hashlib.md5(f"{query}{SIGN_SALT}{day}".encode()).hexdigest()
+    return "".join(digest[i] for i in SIGN_PERMUTATION)
+
+
+def episode_list_url(cid: str, skip: int, day: str, limit: int = PAGE_LIMIT) -> str:
+    """The signed episode_list/v2 URL, parameters in the order the site sends them."""
+    params = {"cid": cid, "limit": limit, "skip": skip, "ascending": 0, "r": 1, "raw": 1, "web": 1}
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return f"{API_BASE}?{query}&m={day}&n={sign(params, day)}"
+
+
+def signing_day(capture: Capture) -> str:
+    """UTC day (YYYYMMDD) the signature is made for: the day on the server's clock. The
+    response's `Date` header is that clock; a stored capture reused after a 304 keeps only
+    `Last-Modified`; otherwise the capture's fetch time."""
+    moment = capture.fetched_at
+    headers = {key.lower(): value for key, value in capture.headers.items()}
+    for name in ("date", "last-modified"):
+        if headers.get(name):
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                moment = parsedate_to_datetime(headers[name])
+                break
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y%m%d")
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    if isinstance(value, str):
+        digits = value.replace(",", "").replace(".", "").strip()
+        if digits.isdigit():
+            return int(digits)
+    return None
+
+
+def _text(node) -> str:
+    return " ".join((node.text(separator=" ") if node is not None else "").split())
+
+
+class CastboxAdapter(Adapter):
+    name = "castbox"
+    url_patterns = (
+        CHANNEL_URL.pattern,
+        EPISODE_URL.pattern,
+        EPISODE_SHORT_URL.pattern,
+        PLAYER_URL.pattern,
+        API_URL.pattern,
+    )
+    fetch_mode = "http"
+    browser_wait_for = "section.episodeRow"
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        return any(
+            pattern.search(url)
+            for pattern in (CHANNEL_URL, EPISODE_URL, EPISODE_SHORT_URL, PLAYER_URL, API_URL)
+        )
+
+    # --- URLs ----------------------------------------------------------------------------------
+
+    def canonical_url(self, url: str) -> str:
+        """castbox.fm on https without www, tracking parameters (utm_*) and fragments dropped;
+        `country` is kept. API URLs are left exactly as built (they are signed)."""
+        if API_URL.search(url):
+            return url
+        parts = urlsplit(strip_tracking(url))
+        host = parts.netloc.lower()
+        if host in ("castbox.fm", "www.castbox.fm"):
+            host = "castbox.fm"
+            query = f"?{parts.query}" if parts.query else ""
+            path = parts.path.rstrip("/") or "/"
+            return f"https://{host}{path}{query}"
+        return strip_tracking(url)
+
+    def start_urls(self, url: str) -> list[str]:
+        """A channel page; an episode URL that names its channel starts at that channel."""
+        for pattern in (EPISODE_URL, PLAYER_URL):
+            match = pattern.search(url)
+            if match:
+                return [f"{SITE}/channel/id{match.group('cid')}"]
+        return [self.canonical_url(url)]
+
+    def date_style(self, url: str) -> DateStyle:
+        return CASTBOX_DATES
+
+    # --- responses -----------------------------------------------------------------------------
+
+    def check_response(self, capture: Capture) -> None:
+        if API_URL.search(capture.url):
+            if capture.status >= 400:
+                raise FetchError(
+                    f"castbox: episode list API answered HTTP {capture.status} at {capture.url}"
+                    f"{self._api_position(capture.url)}",
+                    url=capture.url,
+                    status=capture.status,
+                )
+            self._api_payload(capture)  # raises on an error body
+            return
+        text = capture.text
+        for marker, what in BLOCK_MARKERS:
+            if marker in text and "__INITIAL_STATE__" not in text:
+                raise self.blocked_error(capture, f"{what} (HTTP {capture.status})")
+        super().check_response(capture)
+
+    def parse(self, capture: Capture) -> Listing:
+        if API_URL.search(capture.url):
+            return self._parse_api(capture)
+        return self._parse_page(capture)
+
+    # --- the episode-list API ------------------------------------------------------------------
+
+    @staticmethod
+    def _api_position(url: str) -> str:
+        params = dict(parse_qsl(urlsplit(url).query))
+        skip = params.get("skip")
+        if skip is None:
+            return ""
+        return (
+            f"; the list from episode {int(skip) + 1} on could not be read "
+            f"(only the {skip} episodes before it were archived)"
+        )
+
+    def _api_payload(self, capture: Capture) -> list[dict[str, Any]]:
+        try:
+            payload = json.loads(capture.text)
+        except ValueError:
+            raise self.layout_error(capture, "episode list API answered with no JSON") from None
+        if not isinstance(payload, dict):
+            raise self.layout_error(capture, "episode list API answered with no JSON object")
+        code = payload.get("code")
+        data = payload.get("data")
+        if (code not in (None, 0, "0")) or (data is None and payload.get("msg")):
+            raise FetchError(
+                f"castbox: episode list API refused the request (code {code}, "
+                f"msg {payload.get('msg')!r}) at {capture.url}{self._api_position(capture.url)}",
+                url=capture.url,
+                status=capture.status,
+            )
+        episodes = data.get("episode_list") if isinstance(data, dict) else None
+        if not isinstance(episodes, list):
+            raise self.layout_error(capture, "episode list API answer has no data.episode_list")
+        return episodes
+
+    def _parse_api(self, capture: Capture) -> Listing:
+        items = self._api_payload(capture)
+        params = dict(parse_qsl(urlsplit(capture.url).query))
+        cid = params.get("cid", "")
+        episodes = self._state_episodes(items, cid, capture)
+        limit = _int(params.get("limit")) or PAGE_LIMIT
+        skip = _int(params.get("skip")) or 0
+        next_urls: list[str] = []
+        if len(items) >= limit and cid:
+            day = params.get("m") or signing_day(capture)
+            next_urls.append(episode_list_url(cid, skip + len(items), day, limit))
+        return Listing(
+            platform=self.name, url=capture.url, show=None, episodes=episodes,
+            next=next_urls, page_kind="api",
+        )
+
+    # --- channel (and episode) pages -----------------------------------------------------------
+
+    def _state(self, capture: Capture, html: str) -> dict[str, Any] | None:
+        match = STATE_SCRIPT.search(html)
+        if not match:
+            return None
+        try:
+            state = json.loads(unquote(match.group(1)))
+        except ValueError:
+            raise self.layout_error(capture, "window.__INITIAL_STATE__ is not JSON") from None
+        return state if isinstance(state, dict) else None
+
+    def _parse_page(self, capture: Capture) -> Listing:
+        html = capture.text
+        state = self._state(capture, html)
+        tree = LexborHTMLParser(html)
+        ch = state.get("ch") if state else None
+        ch = ch if isinstance(ch, dict) else {}
+        info = ch.get("chInfo") if isinstance(ch.get("chInfo"), dict) else {}
+
+        cid = self._cid(capture, info, tree)
+        show = self._show(capture, info, tree)
+
+        state_eps = ch.get("eps")
+        rows = tree.css("section.episodeRow .ep-item")
+        if isinstance(state_eps, list) and state_eps:
+            episodes = self._state_episodes(state_eps, cid, capture)
+        elif rows:
+            episodes = self._dom_episodes(rows, cid)
+        else:
+            episodes = []
+            play_item = (state or {}).get("trackPlayItem", {})
+            item = play_item.get("playItem") if isinstance(play_item, dict) else None
+            if isinstance(item, dict) and item.get("eid"):
+                episodes = self._state_episodes([item], cid, capture)
+
+        if not episodes:
+            if state is None and not rows:
+                raise self.layout_error(
+                    capture,
+                    "no window.__INITIAL_STATE__ episodes (ch.eps) and no episode rows "
+                    "(section.episodeRow .ep-item)",
+                )
+            claim = show.claimed_count if show is not None else None
+            if claim != 0:
+                raise self.layout_error(
+                    capture,
+                    f"the channel claims {claim if claim is not None else 'some'} episodes but "
+                    "the page lists none "
+                    "(ch.eps empty, no section.episodeRow rows)",
+                )
+        if show is None:
+            raise self.layout_error(
+                capture,
+                "no channel in window.__INITIAL_STATE__ (ch.chInfo) and no .ch_feed_info header",
+            )
+
+        listing = Listing(platform=self.name, url=capture.url, show=show, episodes=episodes)
+        claimed = show.claimed_count
+        more = (claimed is not None and len(episodes) < claimed) or (
+            claimed is None and tree.css_first("#LoadInline") is not None
+        )
+        if more:
+            if cid:
+                listing.next.append(episode_list_url(cid, len(episodes), signing_day(capture)))
+            else:
+                listing.incomplete_reason = (
+                    f"castbox: the page lists {len(episodes)} of {claimed or 'more'} episodes "
+                    "and names no channel id to ask the episode list API for the rest"
+                )
+        return listing
+
+    def _cid(self, capture: Capture, info: dict[str, Any], tree: LexborHTMLParser) -> str | None:
+        if info.get("cid"):
+            return str(info["cid"])
+        candidates = [capture.final_url or "", capture.url]
+        for selector, attr in (('link[rel="canonical"]', "href"),
+                               ('meta[property="og:url"]', "content")):
+            node = tree.css_first(selector)
+            if node is not None:
+                candidates.append(node.attributes.get(attr) or "")
+        for url in candidates:
+            cid = channel_id(url)
+            if cid:
+                return cid
+        return None
+
+    def _show(self, capture: Capture, info: dict[str, Any], tree: LexborHTMLParser) -> Show | None:
+        header = tree.css_first(".ch_feed_info")
+        page_text = _text(tree.body) if tree.body is not None else ""
+        title = info.get("title")
+        if not title and header is not None:
+            h1 = header.css_first("h1")
+            if h1 is not None:
+                title = h1.attributes.get("title") or _text(h1)
+        if not title:
+            return None
+        author = info.get("author")
+        if not author and header is not None:
+            node = header.css_first(".author")
+            if node is not None:
+                author = re.sub(r"^\s*Author:\s*", "", _text(node))
+        description = info.get("description")
+        if not description and header is not None:
+            node = header.css_first(".des-con div") or header.css_first(".des-con")
+            if node is not None:
+                description = node.html
+        claimed = _int(info.get("episode_count"))
+        if claimed is None:
+            counter = tree.css_first(".trackListCon_title") or tree.css_first(".trackListCon")
+            match = CLAIMED_TEXT.search(_text(counter) if counter is not None else page_text)
+            claimed = _int(match.group(1)) if match else None
+        extra: dict[str, Any] = {}
+        subscribers = _int(info.get("sub_count"))
+        plays = _int(info.get("play_count"))
+        if subscribers is None:
+            match = SUBSCRIBED_TEXT.search(page_text)
+            subscribers = _int(match.group(1)) if match else None
+        if plays is None:
+            match = PLAYED_TEXT.search(page_text)
+            plays = _int(match.group(1)) if match else None
+        if subscribers is not None:
+            extra["subscribers"] = subscribers
+        if plays is not None:
+            extra["plays"] = plays
+        image = info.get("big_cover_url") or info.get("cover_url")
+        if not image:
+            node = tree.css_first('meta[property="og:image"]')
+            image = node.attributes.get("content") if node is not None else None
+        cid = self._cid(capture, info, tree)
+        categories = info.get("categories")
+        return Show(
+            title=title,
+            author=author or None,
+            description=description or None,
+            claimed_count=claimed,
+            url=f"{SITE}/channel/id{cid}" if cid else None,
+            image=image or None,
+            category=str(categories[0]) if isinstance(categories, list) and categories else None,
+            extra=extra,
+        )
+
+    # --- episodes ------------------------------------------------------------------------------
+
+    def _state_episodes(
+        self, items: list[Any], cid: str | None, capture: Capture
+    ) -> list[Episode]:
+        """Episodes from `ch.eps[]` or the API's `episode_list[]` (the same objects)."""
+        episodes: list[Episode] = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            eid = item.get("eid")
+            title = item.get("title")
+            if not eid or not title:
+                continue
+            eid = str(eid)
+            item_cid = str(item.get("cid") or cid or "")
+            raw_date = item.get("release_date")
+            raw_date = str(raw_date) if raw_date not in (None, "") else None
+            duration = item.get("duration")
+            seconds = (
+                round(duration / 1000)
+                if isinstance(duration, int | float) and not isinstance(duration, bool)
+                and duration > 0 else None
+            )
+            audio = item.get("url")
+            if not audio and isinstance(item.get("urls"), list) and item["urls"]:
+                audio = item["urls"][0]
+            episodes.append(
+                Episode(
+                    id=eid,
+                    title=str(title),
+                    published=date_from_timestamp(raw_date) if raw_date else None,
+                    published_raw=raw_date,
+                    duration_seconds=seconds,
+                    description=item.get("description") or None,
+                    url=episode_page_url(str(title), item_cid, eid) if item_cid else None,
+                    audio_url=audio or None,
+                )
+            )
+        if items and not episodes:
+            raise self.layout_error(capture, "episode objects carry no eid/title")
+        return episodes
+
+    def _dom_episodes(self, rows, cid: str | None) -> list[Episode]:
+        """Episodes from the server-rendered rows (`section.episodeRow .ep-item`). Their
+        descriptions are tag-stripped text, so block boundaries are lost there."""
+        episodes: list[Episode] = []
+        for row in rows:
+            link = None
+            for anchor in row.css("a[href]"):
+                if EPISODE_HREF.search(anchor.attributes.get("href") or ""):
+                    link = anchor
+                    break
+            title_node = row.css_first("p.ep-item-con-title")
+            if link is None or title_node is None:
+                continue
+            href = link.attributes.get("href") or ""
+            match = EPISODE_HREF.search(href)
+            title = title_node.attributes.get("title") or _text(title_node)
+            if not match or not title:
+                continue
+            date_node = row.css_first("span.item.icon.date")
+            time_node = row.css_first("span.item.icon.time")
+            des_node = (
+                row.css_first(".ep-item-des")
+                or row.css_first(".ep-item-con-description")
+            )
+            episodes.append(
+                Episode(
+                    id=match.group(2),
+                    title=title,
+                    published_raw=_text(date_node) or None,
+                    duration_raw=_text(time_node) or None,
+                    description=_text(des_node) or None,
+                    url=urljoin(SITE + "/", href.split("?")[0]),
+                    audio_url=None,
+                )
+            )
+        return episodes
+
+
+ADAPTER = CastboxAdapter
+
+__all__ = [
+    "ADAPTER",
+    "CastboxAdapter",
+    "channel_id",
+    "episode_list_url",
+    "episode_page_url",
+    "episode_slug",
+    "sign",
+    "signing_day",
+]
