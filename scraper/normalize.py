@@ -149,8 +149,9 @@ _ISO_DURATION = re.compile(
 _NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
 # "Less than 1 minute" and its translations: a bucket [0, 60) s, not zero.
 _LESS_THAN_A_MINUTE = re.compile(
-    r"less than|under|weniger als|moins d|menos de|meno di|minder dan|mindre enn|mindre end|"
-    r"mindre än|alle 1|未満",
+    r"^\s*(less than|under|weniger als|moins d['’]?|menos de|meno di|minder dan|mindre enn|"
+    r"mindre end|mindre än|alle)\s*(1|one|a|einer?|une|un|uno|én|ett|en|een)\s*"
+    r"(minute|minuto|minuut|minutt|minuutti|min)|1\s*分未満",
     re.I,
 )
 _PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([^\W\d_]+\.?|時間|分|秒)", re.U)
@@ -192,11 +193,11 @@ def parse_duration(raw: str | int | float | None, *, unit: str = "s") -> ParsedD
         days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
         total = days * 86400 + hours * 3600 + minutes * 60 + seconds
         return ParsedDuration(round(total), 1 if match.group(4) else 60)
+    if _LESS_THAN_A_MINUTE.search(text):
+        return ParsedDuration(30, 60)
     parts = _PART.findall(text)
     if not parts:
         return ParsedDuration(None)
-    if _LESS_THAN_A_MINUTE.search(text) and len(parts) == 1:
-        return ParsedDuration(30, 60)
     total = 0.0
     precision = 3600
     for number, word in parts:
