@@ -279,6 +279,7 @@ def _report(config_source: SourceConfig, outcome: SourceOutcome) -> SourceReport
 
 
 def _reconcile(archive: Archive, podcast_ids: set[int]) -> dict[str, Any]:
+    from scraper.datasette import enable_search
     from scraper.reconcile import reconcile
 
     totals: dict[str, Any] = {}
@@ -287,6 +288,8 @@ def _reconcile(archive: Archive, podcast_ids: set[int]) -> dict[str, Any]:
         for key, value in getattr(report, "__dict__", {}).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 totals[key] = totals.get(key, 0) + value
+    # Full-text search over titles and descriptions, kept current by triggers.
+    enable_search(archive.db)
     return totals
 
 

@@ -1,0 +1,332 @@
+"""Reports over the reconciled archive: how each platform differs from the canonical picture
+(`diff_report`), and what changed on platforms over time (`changes_report`).
+
+Platforms are compared *as of their own capture*: an episode published after a source's
+latest good listing was captured is "not yet seen" there, not "missing".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlite_utils
+
+from scraper.normalize import is_strict_prefix
+from scraper.reconcile import (
+    DATE_TOLERANCE,
+    RELATIVE_DATE_TOLERANCE,
+    UNUSABLE_DATE_FLAGS,
+    normalize_title,
+    platform_rank,
+)
+
+# Listing statuses whose episodes were stored: the source's picture as of that capture.
+GOOD_STATUSES = ("ok", "unchanged", "partial")
+LIST_KEYS = (
+    "missing", "not_yet_seen", "extra", "date_disagreements", "title_disagreements",
+    "truncated_descriptions", "republications",
+)
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _podcasts(db: sqlite_utils.Database, podcast: int | str | None) -> list[dict[str, Any]]:
+    if podcast is None:
+        return list(db.query("SELECT id, name FROM podcasts ORDER BY id"))
+    column = "id" if isinstance(podcast, int) else "name"
+    return list(db.query(f"SELECT id, name FROM podcasts WHERE {column} = ?", [podcast]))
+
+
+def _latest_listing(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
+    marks = ", ".join("?" for _ in GOOD_STATUSES)
+    rows = list(db.query(
+        "SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages "
+        f"FROM listings WHERE source_id = ? AND status IN ({marks}) "
+        "ORDER BY fetched_at DESC, id DESC LIMIT 1",
+        [source_id, *GOOD_STATUSES],
+    ))
+    return rows[0] if rows else None
+
+
+def _brief(episode: dict[str, Any]) -> dict[str, Any]:
+    return {"id": episode["id"], "title": episode["title"], "published": episode["published"]}
+
+
+def _tolerance(flag: str | None) -> int:
+    return RELATIVE_DATE_TOLERANCE if flag == "relative" else DATE_TOLERANCE
+
+
+def _source_report(
+    source: dict[str, Any],
+    listing: dict[str, Any] | None,
+    episodes: dict[int, dict[str, Any]],
+    mine: dict[int, list[dict[str, Any]]],
+    holders: dict[int, set[int]],
+) -> dict[str, Any]:
+    """One source against the canonical episodes. `mine`: canonical id -> this source's
+    listed platform rows; `holders`: canonical id -> source ids listing it."""
+    captured = _day(listing["fetched_at"]) if listing else None
+    out: dict[str, Any] = {
+        "source_id": source["id"],
+        "platform": source["platform"],
+        "url": source["url"],
+        "listing": listing and {k: listing[k] for k in ("id", "run_id", "status", "fetched_at")},
+        "captured_on": captured.isoformat() if captured else None,
+        "claimed_count": listing["claimed_count"] if listing else None,
+        "listed_count": listing["listed_count"] if listing else None,
+        "stored_count": sum(len(rows) for rows in mine.values()),
+        "matched": sum(1 for e in mine if len(holders[e]) > 1),
+        **{key: [] for key in LIST_KEYS},
+    }
+    for episode_id in sorted(episodes, key=lambda i: (episodes[i]["published"] or "", i)):
+        episode = episodes[episode_id]
+        rows = mine.get(episode_id)
+        if not rows:
+            if captured is not None:
+                when = _day(episode["published"]) or _day(episode["first_seen_at"])
+                late = when is not None and when > captured
+                out["not_yet_seen" if late else "missing"].append(_brief(episode))
+            continue
+        if holders[episode_id] == {source["id"]}:
+            out["extra"].append(_brief(episode))
+        _compare(out, episode, rows)
+    out["counts"] = {key: len(out[key]) for key in LIST_KEYS}
+    return out
+
+
+def _compare(out: dict[str, Any], episode: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Field disagreements of this source's rows for one canonical episode. With a
+    republication, the row closest to the canonical value speaks for the source."""
+    canon_day = _day(episode["published"])
+    dated = [r for r in rows if r["published"] and r["published_flag"] not in UNUSABLE_DATE_FLAGS]
+    if canon_day and dated:
+        row = min(dated, key=lambda r: (abs((_day(r["published"]) - canon_day).days), r["id"]))
+        days = (_day(row["published"]) - canon_day).days
+        if abs(days) > _tolerance(row["published_flag"]):
+            out["date_disagreements"].append({
+                **_brief(episode), "platform_episode_id": row["id"],
+                "episode_id": row["episode_id"], "platform_value": row["published"],
+                "published_raw": row["published_raw"], "days": days,
+            })
+    canon_key = normalize_title(episode["title"])
+    titled = [r for r in rows if r["title"]]
+    if titled and all(normalize_title(r["title"]) != canon_key for r in titled):
+        row = titled[0]
+        out["title_disagreements"].append({
+            **_brief(episode), "platform_episode_id": row["id"],
+            "episode_id": row["episode_id"], "platform_value": row["title"],
+        })
+    for row in rows:
+        supplied = episode["description_source"] == f"{row['platform']}:{row['id']}"
+        cut = bool(row["description_truncated"]) or (
+            not supplied and is_strict_prefix(row["description"], episode["description"])
+        )
+        if cut:
+            out["truncated_descriptions"].append({
+                **_brief(episode), "platform_episode_id": row["id"],
+                "episode_id": row["episode_id"],
+                "length": len(row["description"] or ""),
+                "canonical_length": len(episode["description"] or ""),
+            })
+    if len(rows) > 1:
+        out["republications"].append({
+            **_brief(episode),
+            "platform_episode_ids": [r["id"] for r in rows],
+            "episode_ids": [r["episode_id"] for r in rows],
+        })
+
+
+def diff_report(
+    db: sqlite_utils.Database,
+    podcast: int | str | None = None,
+    platforms: list[str] | None = None,
+) -> dict[str, Any]:
+    """Per podcast and per source, how the platform differs from the canonical episodes.
+
+    Shape (stable)::
+
+        {"generated_at": ISO, "good_statuses": [...],
+         "tolerance_days": {"absolute": 1, "relative": 2},
+         "podcasts": [{"podcast_id", "podcast", "canonical_episodes",
+           "sources": [{"source_id", "platform", "url",
+             "listing": {"id", "run_id", "status", "fetched_at"} | null,
+             "captured_on": "YYYY-MM-DD" | null,   # date of that listing's first page
+             "claimed_count", "listed_count",      # from that listing
+             "stored_count",    # platform rows currently listed, linked to an episode
+             "matched",         # canonical episodes here that another source also lists
+             "missing": [E],       # published on/before captured_on, not listed here
+             "not_yet_seen": [E],  # published after captured_on, not listed here
+             "extra": [E],         # listed only by this source
+             "date_disagreements": [E + {platform_episode_id, episode_id,
+                                         platform_value, published_raw, days}],
+             "title_disagreements": [E + {platform_episode_id, episode_id, platform_value}],
+             "truncated_descriptions": [E + {platform_episode_id, episode_id, length,
+                                             canonical_length}],
+             "republications": [E + {platform_episode_ids, episode_ids}],
+             "counts": {each list above: its length}}]}]}
+
+    E is `{"id", "title", "published"}` of the canonical episode. An episode without a date
+    is placed by its `first_seen_at`. Sources without a good listing get empty
+    missing/not-yet-seen lists. `platforms` filters the sources shown; presence is always
+    judged over all sources of the podcast.
+    """
+    report: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "good_statuses": list(GOOD_STATUSES),
+        "tolerance_days": {"absolute": DATE_TOLERANCE, "relative": RELATIVE_DATE_TOLERANCE},
+        "podcasts": [],
+    }
+    if not db["episodes"].exists():
+        return report
+    for pod in _podcasts(db, podcast):
+        report["podcasts"].append(_podcast_report(db, pod, platforms))
+    return report
+
+
+def _podcast_report(
+    db: sqlite_utils.Database, pod: dict[str, Any], platforms: list[str] | None
+) -> dict[str, Any]:
+    episodes = {
+        e["id"]: e
+        for e in db.query(
+            "SELECT * FROM episodes WHERE podcast_id = ? AND platforms > 0", [pod["id"]]
+        )
+    }
+    per_source: dict[int, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    holders: dict[int, set[int]] = defaultdict(set)
+    rows = db.query(
+        "SELECT pe.*, l.episode_id AS canonical_id FROM platform_episodes pe "
+        "JOIN episode_links l ON l.platform_episode_id = pe.id "
+        "WHERE pe.podcast_id = ? AND coalesce(pe.listed, 1) = 1 ORDER BY pe.id",
+        [pod["id"]],
+    )
+    for row in rows:
+        if row["canonical_id"] in episodes:
+            per_source[row["source_id"]][row["canonical_id"]].append(row)
+            holders[row["canonical_id"]].add(row["source_id"])
+    sources = sorted(
+        db.query("SELECT * FROM sources WHERE podcast_id = ?", [pod["id"]]),
+        key=lambda s: (*platform_rank(s["platform"]), s["id"]),
+    )
+    return {
+        "podcast_id": pod["id"],
+        "podcast": pod["name"],
+        "canonical_episodes": len(episodes),
+        "sources": [
+            _source_report(s, _latest_listing(db, s["id"]), episodes, per_source[s["id"]], holders)
+            for s in sources
+            if not platforms or s["platform"] in platforms
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+_COLUMNS = (
+    ("platform", "platform"), ("captured", "captured_on"), ("claimed", "claimed_count"),
+    ("listed", "listed_count"), ("matched", "matched"),
+)
+_DETAIL_LIMIT = 20
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The diff report as Markdown: a summary table per podcast, then the lists."""
+    lines: list[str] = []
+    headers = [h for h, _ in _COLUMNS] + [k.replace("_", " ") for k in LIST_KEYS]
+    for pod in report["podcasts"]:
+        count = pod["canonical_episodes"]
+        lines += [f"## {pod['podcast']}", "", f"{count} canonical episodes.", ""]
+        lines.append("| " + " | ".join(headers) + " |")
+        lines.append("|" + "---|" * len(headers))
+        for src in pod["sources"]:
+            cells = [_cell(src[k]) for _, k in _COLUMNS]
+            cells += [str(src["counts"][k]) for k in LIST_KEYS]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        for src in pod["sources"]:
+            lines += _details(src)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _details(src: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for key in LIST_KEYS:
+        items = src[key]
+        if not items:
+            continue
+        lines.append(f"### {src['platform']} ({src['url']}): {key.replace('_', ' ')}")
+        lines.append("")
+        for item in items[:_DETAIL_LIMIT]:
+            extra = ""
+            if "platform_value" in item:
+                extra = f" — platform says {item['platform_value']!r}"
+            lines.append(f"- #{item['id']} {item['published'] or '????-??-??'} "
+                         f"{_cell(item['title'])}{extra}")
+        if len(items) > _DETAIL_LIMIT:
+            lines.append(f"- … and {len(items) - _DETAIL_LIMIT} more")
+        lines.append("")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Changes over time
+
+_RUN = re.compile(r"^(?:run:)?(\d+)$", re.IGNORECASE)
+
+
+def changes_report(
+    db: sqlite_utils.Database,
+    since: str | None = None,
+    podcast: int | str | None = None,
+    platforms: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Platform episode versions, oldest first:
+
+    `[{"platform", "source_url", "podcast", "episode_id", "title", "change", "changes",
+    "run_id", "seen_at"}]`
+
+    `change` is added/changed/removed/returned; `changes` is `{field: [old, new]}` (parsed
+    JSON). `since` is an ISO date or time (versions seen at or after it) or a run id "3" /
+    "run:3" (versions of that run and later). `title` is the episode's current title.
+    """
+    where, params = ["1 = 1"], []
+    if since:
+        run = _RUN.match(since.strip())
+        if run:
+            where.append("v.run_id >= ?")
+            params.append(int(run.group(1)))
+        else:
+            where.append("v.seen_at >= ?")
+            params.append(since.strip())
+    if podcast is not None:
+        where.append("pe.podcast_id = ?" if isinstance(podcast, int) else "p.name = ?")
+        params.append(podcast)
+    if platforms:
+        where.append(f"pe.platform IN ({', '.join('?' for _ in platforms)})")
+        params.extend(platforms)
+    rows = db.query(
+        "SELECT pe.platform, s.url AS source_url, p.name AS podcast, pe.episode_id, pe.title, "
+        "v.change, v.changes, v.run_id, v.seen_at FROM platform_episode_versions v "
+        "JOIN platform_episodes pe ON pe.id = v.platform_episode_id "
+        "JOIN sources s ON s.id = pe.source_id LEFT JOIN podcasts p ON p.id = pe.podcast_id "
+        f"WHERE {' AND '.join(where)} ORDER BY v.seen_at, v.id",
+        params,
+    )
+    return [
+        {**row, "changes": json.loads(row["changes"]) if row["changes"] else {}} for row in rows
+    ]
