@@ -115,16 +115,14 @@ def episode_list_url(cid: str, skip: int, day: str, limit: int = PAGE_LIMIT) -> 
 
 
 def signing_day(capture: Capture) -> str:
-    """UTC day (YYYYMMDD) the signature is made for: the day on the server's clock. The
-    response's `Date` header is that clock; a stored capture reused after a 304 keeps only
-    `Last-Modified`; otherwise the capture's fetch time."""
-    moment = capture.fetched_at
-    headers = {key.lower(): value for key, value in capture.headers.items()}
-    for name in ("date", "last-modified"):
-        if headers.get(name):
-            with contextlib.suppress(TypeError, ValueError, IndexError):
-                moment = parsedate_to_datetime(headers[name])
-                break
+    """UTC day (YYYYMMDD) the signature is made for: the day on the server's clock (the
+    capture's page time, i.e. its `Date` header), or a stored capture's `Last-Modified`
+    when it is reused after a 304 without one."""
+    moment = capture.page_time
+    last_modified = capture.headers.get("last-modified")
+    if "date" not in capture.headers and last_modified:
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            moment = parsedate_to_datetime(last_modified)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y%m%d")

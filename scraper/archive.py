@@ -93,6 +93,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["platform_episode_versions"].create_index(["run_id"])
 
 
+@migrations()
+def m002_capture_server_date(db: sqlite_utils.Database) -> None:
+    # The server's Date header: the clock the page was rendered by (Capture.page_time).
+    db["captures"].add_column("server_date", str)
+
+
 @dataclass
 class SourceOutcome:
     """What a sync learned about one source, ready to be written in one transaction."""
@@ -206,14 +212,15 @@ class Archive:
              "fetched_at": capture.fetched_at.isoformat(timespec="seconds"), "sha256": sha,
              "content_type": capture.headers.get("content-type"),
              "etag": capture.headers.get("etag"),
-             "last_modified": capture.headers.get("last-modified"), "via": capture.via}
+             "last_modified": capture.headers.get("last-modified"), "via": capture.via,
+             "server_date": capture.headers.get("date")}
         )
 
     def latest_capture(self, url: str, source_id: int | None = None) -> Capture | None:
         """The newest stored 2xx capture of `url` (for 304 reuse and reparse)."""
         sql = (
             "select c.url, c.final_url, c.status, c.fetched_at, c.content_type, c.etag, "
-            "c.last_modified, c.via, b.compressed from captures c join bodies b "
+            "c.last_modified, c.via, b.compressed, c.server_date from captures c join bodies b "
             "on b.sha256 = c.sha256 where c.url = ? and c.status between 200 and 299"
         )
         params: list[Any] = [url]
@@ -224,7 +231,7 @@ class Archive:
         if row is None:
             return None
         headers = {k: v for k, v in (("content-type", row[4]), ("etag", row[5]),
-                                     ("last-modified", row[6])) if v}
+                                     ("last-modified", row[6]), ("date", row[9])) if v}
         return Capture(url=row[0], final_url=row[1], status=row[2],
                        fetched_at=datetime.fromisoformat(row[3]), headers=headers,
                        body=zlib.decompress(row[8]), via=row[7] or "http")
@@ -267,14 +274,14 @@ class Archive:
                  "claimed_count": show.claimed_count if show else None,
                  "listed_count": outcome.listed if listing else None,
                  "pages": outcome.pages,
-                 "fetched_at": first.fetched_at.isoformat(timespec="seconds") if first else None,
+                 "fetched_at": first.page_time.isoformat(timespec="seconds") if first else None,
                  "show_title": show.title if show else None,
                  "show_author": show.author if show else None,
                  "show_description": show.description if show else None,
                  "incomplete_reason": listing.incomplete_reason if listing else None}
             )
             if listing is not None and outcome.status in ("ok", "partial"):
-                seen_at = first.fetched_at.isoformat(timespec="seconds") if first else now_iso()
+                seen_at = first.page_time.isoformat(timespec="seconds") if first else now_iso()
                 self._record_episodes(run_id, outcome, listing, seen_at,
                                       complete=outcome.status == "ok")
         return outcome

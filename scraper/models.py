@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 
@@ -23,6 +25,18 @@ class Capture:
     not_modified: bool = False
     # "http" or "browser": how the body was obtained.
     via: str = "http"
+
+    @property
+    def page_time(self) -> datetime:
+        """When the page was rendered, by the server's clock (its `Date` header), else when
+        we fetched it. Relative dates ("I går") and "as of" comparisons use this: a replayed
+        recording or a cached copy speaks for the day it was made, not the day we read it."""
+        value = self.headers.get("date")
+        if value:
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                moment = parsedate_to_datetime(value)
+                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return self.fetched_at
 
     @property
     def sha256(self) -> str:

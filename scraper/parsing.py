@@ -11,4 +11,4 @@ from scraper.normalize import normalize_listing
 def parse_capture(adapter: Adapter, capture: Capture) -> Listing:
     adapter.check_response(capture)
     listing = adapter.parse(capture)
-    return normalize_listing(listing, adapter.date_style(capture.url), capture.fetched_at)
+    return normalize_listing(listing, adapter.date_style(capture.url), capture.page_time)

@@ -246,9 +246,11 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
             last_modified=stored.headers.get("last-modified") if stored else None,
         )
         if capture.status == 304 and stored is not None:
-            # Unchanged: reuse the stored body; the capture time is when we checked.
+            # Unchanged: reuse the stored body; it is current as of this check.
             stored.not_modified = True
             stored.fetched_at = capture.fetched_at
+            if capture.headers.get("date"):
+                stored.headers["date"] = capture.headers["date"]
             return [stored]
         return [capture]
 
