@@ -109,7 +109,14 @@ def parse_date(
     """
     if raw is None:
         return ParsedDate(None)
-    text = " ".join(raw.split())
+    moment = _naive_utc(base or datetime.now(UTC))
+    return _parse_date(" ".join(raw.split()), style, moment)
+
+
+# A listing repeats the same printed dates many times ("27. mai 2026" x3, "I går"): each
+# distinct (text, style, capture time) is read once.
+@functools.lru_cache(maxsize=4096)
+def _parse_date(text: str, style: DateStyle, moment: datetime) -> ParsedDate:
     if not text:
         return ParsedDate(None)
     for fmt in style.formats:
@@ -122,10 +129,9 @@ def parse_date(
         return ParsedDate(stamped)
     numeric = _NUMERIC.match(text)
     if numeric and style.order is None:
-        first, second, third = (int(g) for g in numeric.groups())
+        first, second, _ = (int(g) for g in numeric.groups())
         if len(numeric.group(1)) < 4 and first <= 12 and second <= 12 and first != second:
             return ParsedDate(None, "ambiguous")
-    moment = _naive_utc(base or datetime.now(UTC))
     data = _date_parser(tuple(style.languages), style.order, moment).get_date_data(text)
     if data is None or data.date_obj is None:
         return ParsedDate(None, "unparsed")
