@@ -234,11 +234,16 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
     start_urls = set(adapter.start_urls(source.url))
 
     async def fetch(url: str) -> list[Capture]:
-        if use_browser and url in start_urls:
+        if use_browser:
+            # A bot wall answers plain clients on every page, so a browser source fetches
+            # all its pages (and API calls) through the browser. The start page may have a
+            # client-side paginator: one capture per page state.
             browser = fetchers.browser()
-            return await browser.fetch_pages(
-                url, wait_for=adapter.browser_wait_for, click_next=adapter.browser_next
-            )
+            if url in start_urls:
+                return await browser.fetch_pages(
+                    url, wait_for=adapter.browser_wait_for, click_next=adapter.browser_next
+                )
+            return [await browser.fetch(url, wait_for=adapter.browser_wait_for)]
         stored = archive.latest_capture(url, source_id)
         capture = await fetchers.http.fetch(
             url,
