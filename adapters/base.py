@@ -34,6 +34,45 @@ def strip_tracking(url: str, *, keep: tuple[str, ...] = ()) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
 
+# Cloudflare sits in front of several platforms (Podimo, Podtail; a CDN change elsewhere).
+
+_CF_TITLE = re.compile(
+    r"<title>\s*(?:Just a moment\.\.\.|Attention Required! \| Cloudflare|"
+    r"Checking your browser before accessing)",
+    re.I,
+)
+# Only the challenge itself: ordinary pages behind Cloudflare also load
+# /cdn-cgi/challenge-platform/scripts/jsd/main.js, which must not count.
+_CF_CHALLENGE_MARKERS = ("window._cf_chl_opt", "/cdn-cgi/challenge-platform/h/", "cf-chl-widget",
+                         "challenge-error-text")
+
+
+def _header(capture: Capture, name: str) -> str:
+    for key, value in capture.headers.items():
+        if key.lower() == name:
+            return value
+    return ""
+
+
+def cloudflare_challenge(capture: Capture) -> str | None:
+    """Why `capture` is a Cloudflare challenge rather than the page, or None.
+
+    Recognised by the markup (so a browser-rendered challenge is caught too): the
+    "Just a moment..." title, the challenge script (`_cf_chl_opt`, the
+    `/cdn-cgi/challenge-platform/h/...` orchestrator); or by `cf-mitigated: challenge`.
+    On a 403/503 any `challenge-platform` or `cf-chl` trace is enough."""
+    if _header(capture, "cf-mitigated").strip().lower() == "challenge":
+        return "Cloudflare challenge (cf-mitigated: challenge)"
+    head = capture.body[:300_000].decode("utf-8", errors="replace")
+    if _CF_TITLE.search(head):
+        return "Cloudflare challenge page ('Just a moment...')"
+    if any(marker in head for marker in _CF_CHALLENGE_MARKERS):
+        return "Cloudflare challenge page (cf-chl challenge script)"
+    if capture.status in (403, 503) and ("challenge-platform" in head or "cf-chl" in head):
+        return f"Cloudflare challenge (HTTP {capture.status})"
+    return None
+
+
 class Adapter:
     """Base class. Subclasses set `name` and `url_patterns` and implement `parse`."""
 

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, strip_tracking
+from adapters.base import Adapter, cloudflare_challenge, strip_tracking
 from scraper.errors import FetchError
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle, date_from_timestamp
@@ -68,14 +68,11 @@ SUBSCRIBED_TEXT = re.compile(r"Subscribed:\s*([\d,.]+)", re.I)
 PLAYED_TEXT = re.compile(r"Played:\s*([\d,.]+)", re.I)
 EPISODE_HREF = re.compile(r"/episode/[^/?#]*-id(\d+)-id(\d+)")
 
-# Bot walls Castbox sits behind (CloudFront in front of castbox.fm; Cloudflare markers kept
-# for a CDN change). Recognised by their markup, whatever the status.
+# CloudFront sits in front of castbox.fm (Cloudflare is checked too, for a CDN change).
+# Recognised by their markup, whatever the status.
 BLOCK_MARKERS = (
     ("The request could not be satisfied", "CloudFront refused the request"),
     ("Request blocked", "CloudFront blocked the request"),
-    ("<title>Just a moment...</title>", "Cloudflare challenge page"),
-    ("cf-chl", "Cloudflare challenge page"),
-    ("Attention Required! | Cloudflare", "Cloudflare block page"),
 )
 
 CASTBOX_DATES = DateStyle(languages=("en",), order="MDY", formats=("%Y-%m-%d", "%b %d, %Y"))
@@ -206,9 +203,13 @@ class CastboxAdapter(Adapter):
             self._api_payload(capture)  # raises on an error body
             return
         text = capture.text
-        for marker, what in BLOCK_MARKERS:
-            if marker in text and "__INITIAL_STATE__" not in text:
-                raise self.blocked_error(capture, f"{what} (HTTP {capture.status})")
+        if "__INITIAL_STATE__" not in text:
+            for marker, what in BLOCK_MARKERS:
+                if marker in text:
+                    raise self.blocked_error(capture, f"{what} (HTTP {capture.status})")
+            reason = cloudflare_challenge(capture)
+            if reason:
+                raise self.blocked_error(capture, reason)
         super().check_response(capture)
 
     def parse(self, capture: Capture) -> Listing:

@@ -31,8 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, strip_tracking
-from adapters.podimo import cloudflare_challenge
+from adapters.base import Adapter, cloudflare_challenge, strip_tracking
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle
 
