@@ -228,15 +228,33 @@ def add(
     platform: Annotated[str | None, typer.Option(
         "--platform", help="Platform, when the URL is not a known platform's.")] = None,
     config: ConfigOpt = Path("scraper.toml"),
+    route: Annotated[list[str] | None, typer.Option(
+        "--route", help="PREFIX=BASE for the check (repeatable).")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check/--no-check", help="Fetch and parse the page before adding it.")] = True,
 ) -> None:
-    """Detect the platform of URL and append it to the sources file."""
+    """Detect the platform of URL, check the page parses, and append it to the sources file."""
     from scraper.config import add_source
-    from scraper.errors import ConfigError
+    from scraper.errors import ConfigError, ScraperError
+    from scraper.routes import Routes
+    from scraper.sync import check_source
 
+    settings = _load(config, required=False)
     try:
+        routes = settings.routes.merged(Routes.parse_option(route or []))
+        if check:
+            listing = check_source(settings, url, platform, routes)
+            show = listing.show
+            claimed = f", the platform claims {show.claimed_count}" if show and \
+                show.claimed_count else ""
+            typer.echo(f"checked: {show.title if show and show.title else '(untitled)'}: "
+                       f"{len(listing.episodes)} episodes on the first page{claimed}")
         added = add_source(config, url, podcast, platform)
     except ConfigError as error:
         raise _fail(str(error), 2) from None
+    except ScraperError as error:
+        raise _fail(f"{url} did not check out ({type(error).__name__}: {error}); "
+                    f"fix the URL, or add it anyway with --no-check") from None
     typer.echo(f"added {added.platform} source {added.url} to {podcast!r} in {config}")
 
 

@@ -28,6 +28,9 @@ class FetchError(ScraperError):
         super().__init__(message)
         self.url = url
         self.status = status
+        # The last error response (a Capture) when the server answered at all: an adapter
+        # may recognise it (Amazon serves its captcha with HTTP 503).
+        self.capture = None
 
 
 class RobotsDisallowed(FetchError):

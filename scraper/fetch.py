@@ -236,9 +236,17 @@ class Fetcher:
             request_headers["If-None-Match"] = etag
         if last_modified:
             request_headers["If-Modified-Since"] = last_modified
-        final_url, response = await self._follow(
-            url, request_headers, max_bytes=self.policy.max_bytes, check_robots=True
-        )
+        try:
+            final_url, response = await self._follow(
+                url, request_headers, max_bytes=self.policy.max_bytes, check_robots=True
+            )
+        except FetchError as error:
+            last = getattr(error, "response", None)
+            if last is not None:
+                error.capture = Capture(url=url, status=last.status, body=last.body,
+                                        fetched_at=last.fetched_at, headers=last.headers,
+                                        final_url=url, via="http")
+            raise
         return Capture(
             url=url,
             status=response.status,
@@ -371,9 +379,11 @@ class Fetcher:
                     # Backing off here also holds back other requests to the struggling host.
                     host.not_before = max(host.not_before, time.monotonic() + wait)
         if status is not None:
-            raise FetchError(
+            error = FetchError(
                 f"{url}: HTTP {status} after {attempts} attempt(s)", url=url, status=status
             )
+            error.response = response  # type: ignore[attr-defined]  # becomes error.capture
+            raise error
         assert last_error is not None
         raise FetchError(
             f"{url}: {_describe(last_error)} after {attempts} attempt(s)", url=url
@@ -394,12 +404,10 @@ class Fetcher:
                 fetched_at = datetime.now(UTC)
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
                 status = response.status_code
-                # Retried, redirected and not-modified answers: the body is not wanted.
-                if (
-                    (status in REDIRECT_STATUSES and "location" in response_headers)
-                    or status == 304
-                    or status >= 500
-                    or status in RETRY_STATUSES
+                # Redirects and not-modified answers: the body is not wanted. Error bodies
+                # are read (capped): the last one may be a bot wall the adapter recognises.
+                if (status in REDIRECT_STATUSES and "location" in response_headers) or (
+                    status == 304
                 ):
                     body = b""
                 else:

@@ -245,11 +245,18 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
                 )
             return [await browser.fetch(url, wait_for=adapter.browser_wait_for)]
         stored = archive.latest_capture(url, source_id)
-        capture = await fetchers.http.fetch(
-            url,
-            etag=stored.headers.get("etag") if stored else None,
-            last_modified=stored.headers.get("last-modified") if stored else None,
-        )
+        try:
+            capture = await fetchers.http.fetch(
+                url,
+                etag=stored.headers.get("etag") if stored else None,
+                last_modified=stored.headers.get("last-modified") if stored else None,
+            )
+        except FetchError as error:
+            if error.capture is None:
+                raise
+            # Retries are exhausted but the server did answer: let the adapter read the
+            # answer (a captcha served as 503 is a bot wall, not an outage); it is kept.
+            return [error.capture]
         if capture.status == 304 and stored is not None:
             # Unchanged: reuse the stored body; it is current as of this check.
             stored.not_modified = True
@@ -406,3 +413,19 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
     finally:
         archive.close()
         lock.release()
+
+
+def check_source(config: Config, url: str, platform: str | None, routes=None) -> Listing:
+    """Fetch and parse a source's first page (what `scraper add` checks before adding).
+    Raises the ScraperError that a sync would record."""
+    adapter = adapters.for_source(url, platform)
+
+    async def probe() -> Listing:
+        from scraper.fetch import Fetcher, FetchPolicy
+
+        async with Fetcher(FetchPolicy(**config.fetch),
+                           routes if routes is not None else config.routes) as fetcher:
+            capture = await fetcher.fetch(adapter.start_urls(adapter.canonical_url(url))[0])
+        return parse_capture(adapter, capture)
+
+    return asyncio.run(probe())
