@@ -195,29 +195,37 @@ def parse(
 
 
 @app.command()
-def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None) -> None:
+def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
+            as_json: JsonOpt = False) -> None:
     """List configured sources with their platform and last sync status."""
+    settings = _load(config)
+    db_path = db or settings.db
+    last: dict[str, dict] = {}
+    if db_path.exists():
+        database = _open_existing(db_path)
+        for row in database.query(
+            "select s.url, l.status, l.listed_count as listed, l.claimed_count as claimed, "
+            "l.fetched_at as captured from sources s join listings l on l.source_id = s.id "
+            "where l.id = (select max(id) from listings where source_id = s.id)"
+        ):
+            last[row.pop("url")] = row
+    rows = [{"podcast": s.podcast, "platform": s.platform, "url": s.url,
+             "fetch": s.fetch or "auto",
+             **last.get(s.url, {"status": "never synced", "listed": None, "claimed": None,
+                                "captured": None})}
+            for s in settings.sources()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
     from rich.console import Console
     from rich.table import Table
 
-    settings = _load(config)
-    db_path = db or settings.db
-    last: dict[str, tuple] = {}
-    if db_path.exists():
-        database = _open_existing(db_path)
-        for row in database.execute(
-            "select s.url, l.status, l.listed_count, l.claimed_count, l.fetched_at "
-            "from sources s join listings l on l.source_id = s.id "
-            "where l.id = (select max(id) from listings where source_id = s.id)"
-        ).fetchall():
-            last[row[0]] = row[1:]
     table = Table(title=str(settings.path))
-    for column in ("podcast", "platform", "url", "last status", "listed", "claimed", "captured"):
+    for column in ("podcast", "platform", "url", "status", "listed", "claimed", "captured"):
         table.add_column(column)
-    for source in settings.sources():
-        status = last.get(source.url, ("never synced", None, None, None))
-        table.add_row(source.podcast, source.platform, source.url,
-                      *(str(v) if v is not None else "-" for v in status))
+    for row in rows:
+        table.add_row(*(str(row[c]) if row[c] is not None else "-" for c in (
+            "podcast", "platform", "url", "status", "listed", "claimed", "captured")))
     Console().print(table)
 
 
