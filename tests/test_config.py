@@ -107,3 +107,13 @@ def test_add_appends_keeps_comments_and_rejects_duplicates(tmp_path):
 def test_parse_config_accepts_bare_url_strings():
     config = parse_config({"podcasts": [{"name": "x", "sources": [FEED]}]})
     assert config.sources()[0].url == FEED
+
+
+def test_the_example_sources_file_is_valid():
+    from pathlib import Path
+
+    config = load_config(Path(__file__).resolve().parent.parent / "scraper.example.toml")
+    assert sorted(s.platform for s in config.sources()) == [
+        "audible", "castbox", "podimo", "podtail", "radionet", "rss"]
+    assert {s.fetch for s in config.sources() if s.platform in ("podimo", "podtail")} == {
+        "browser"}
