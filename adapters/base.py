@@ -88,6 +88,8 @@ class Adapter:
     browser_wait_for: ClassVar[str | None] = None
     #: CSS selector of a "next page" / "load more" control the browser clicks, if any.
     browser_next: ClassVar[str | None] = None
+    #: True where the platform's bot wall answers plain clients with a bare 403.
+    forbidden_is_bot_wall: ClassVar[bool] = False
 
     @classmethod
     def suitable(cls, url: str) -> bool:
@@ -107,8 +109,17 @@ class Adapter:
 
     def check_response(self, capture: Capture) -> None:
         """Called before `parse`. Raise `BlockedError` for captcha / bot-wall / consent /
-        region pages (override to recognise the platform's own), `FetchError` for other
-        error statuses. The default only rejects HTTP error statuses."""
+        region pages (override to recognise the platform's own, then call this), and
+        `FetchError` for other error statuses. This recognises a Cloudflare challenge."""
+        reason = cloudflare_challenge(capture)
+        if reason:
+            raise self.blocked_error(
+                capture, f'{reason} instead of the page; fetch it through a browser '
+                         f'(fetch = "browser")')
+        if capture.status == 403 and self.forbidden_is_bot_wall:
+            raise self.blocked_error(
+                capture, f"HTTP 403 ({self.name}'s bot wall answers plain clients with 403); "
+                         f'fetch it through a browser (fetch = "browser")')
         if capture.status >= 400:
             raise FetchError(
                 f"{self.name}: HTTP {capture.status} for {capture.url}",

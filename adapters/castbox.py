@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, cloudflare_challenge, strip_tracking
+from adapters.base import Adapter, strip_tracking
 from scraper.errors import FetchError
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle, date_from_timestamp
@@ -68,7 +68,8 @@ SUBSCRIBED_TEXT = re.compile(r"Subscribed:\s*([\d,.]+)", re.I)
 PLAYED_TEXT = re.compile(r"Played:\s*([\d,.]+)", re.I)
 EPISODE_HREF = re.compile(r"/episode/[^/?#]*-id(\d+)-id(\d+)")
 
-# CloudFront sits in front of castbox.fm (Cloudflare is checked too, for a CDN change).
+# CloudFront sits in front of castbox.fm (a Cloudflare challenge, should the CDN change, is
+# recognised by the base class).
 # Recognised by their markup, whatever the status.
 BLOCK_MARKERS = (
     ("The request could not be satisfied", "CloudFront refused the request"),
@@ -207,10 +208,7 @@ class CastboxAdapter(Adapter):
             for marker, what in BLOCK_MARKERS:
                 if marker in text:
                     raise self.blocked_error(capture, f"{what} (HTTP {capture.status})")
-            reason = cloudflare_challenge(capture)
-            if reason:
-                raise self.blocked_error(capture, reason)
-        super().check_response(capture)
+        super().check_response(capture)  # also recognises a Cloudflare challenge
 
     def parse(self, capture: Capture) -> Listing:
         if API_URL.search(capture.url):

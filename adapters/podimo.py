@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, cloudflare_challenge, strip_tracking
+from adapters.base import Adapter, strip_tracking
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import ENGLISH, DateStyle, date_from_timestamp
 
@@ -103,6 +103,7 @@ def _text(node) -> str | None:
 
 class PodimoAdapter(Adapter):
     name = "podimo"
+    forbidden_is_bot_wall = True
     url_patterns = (SHOW_URL.pattern, EPISODE_URL.pattern, GRAPHQL_URL.pattern)
     fetch_mode = "http"
     # The rows, or (a JSON answer opened in the browser) Chromium's <pre>.
@@ -126,18 +127,6 @@ class PodimoAdapter(Adapter):
         return ENGLISH  # the GraphQL pages carry ISO dates
 
     # -- Responses ------------------------------------------------------------------------------
-
-    def check_response(self, capture: Capture) -> None:
-        reason = cloudflare_challenge(capture)
-        if reason:
-            raise self.blocked_error(capture, f"{reason} instead of the page; fetch it through "
-                                              "a browser")
-        if capture.status == 403:
-            raise self.blocked_error(
-                capture, "HTTP 403 (Podimo's bot wall answers plain clients with 403); "
-                         "fetch it through a browser"
-            )
-        super().check_response(capture)
 
     def parse(self, capture: Capture) -> Listing:
         if GRAPHQL_URL.match(capture.url):

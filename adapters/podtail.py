@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, cloudflare_challenge, strip_tracking
+from adapters.base import Adapter, strip_tracking
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle
 
@@ -81,6 +81,7 @@ def _text(node) -> str | None:
 
 class PodtailAdapter(Adapter):
     name = "podtail"
+    forbidden_is_bot_wall = True
     url_patterns = (SHOW_URL.pattern, EPISODE_URL.pattern)
     fetch_mode = "http"
     # The rows, or the "No episodes found." paragraph that ends the paging.
@@ -128,18 +129,6 @@ class PodtailAdapter(Adapter):
         return f"{show_root}?{urlencode(params)}"
 
     # -- Responses ------------------------------------------------------------------------------
-
-    def check_response(self, capture: Capture) -> None:
-        reason = cloudflare_challenge(capture)
-        if reason:
-            raise self.blocked_error(capture, f"{reason} instead of the page; fetch it through "
-                                              "a browser")
-        if capture.status == 403:
-            raise self.blocked_error(
-                capture, "HTTP 403 (Podtail's bot wall answers plain clients with 403); "
-                         "fetch it through a browser"
-            )
-        super().check_response(capture)
 
     def parse(self, capture: Capture) -> Listing:
         tree = LexborHTMLParser(capture.text)
