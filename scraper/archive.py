@@ -99,6 +99,12 @@ def m002_capture_server_date(db: sqlite_utils.Database) -> None:
     db["captures"].add_column("server_date", str)
 
 
+@migrations()
+def m003_reconcile_marks(db: sqlite_utils.Database) -> None:
+    # Per podcast: the episodes mark (see Archive.episodes_mark) its last reconcile saw.
+    db["reconcile_marks"].create({"podcast_id": int, "mark": int}, pk="podcast_id")
+
+
 @dataclass
 class SourceOutcome:
     """What a sync learned about one source, ready to be written in one transaction."""
@@ -110,18 +116,25 @@ class SourceOutcome:
     error_kind: str | None = None
     error: str | None = None
     pages: int = 0
+    # For an unchanged source (every page answered 304): the last good listing's counts.
+    previous_listed: int | None = None
+    previous_claimed: int | None = None
     # Counts filled in by record_source.
     new: int = 0
     changed: int = 0
     removed: int = 0
 
     @property
-    def listed(self) -> int:
-        return len(self.listing.episodes) if self.listing else 0
+    def listed(self) -> int | None:
+        if self.listing is not None:
+            return len(self.listing.episodes)
+        return self.previous_listed if self.status == "unchanged" else None
 
     @property
     def claimed(self) -> int | None:
-        return self.listing.show.claimed_count if self.listing and self.listing.show else None
+        if self.listing is not None:
+            return self.listing.show.claimed_count if self.listing.show else None
+        return self.previous_claimed if self.status == "unchanged" else None
 
 
 class Archive:
@@ -244,6 +257,38 @@ class Archive:
         ).fetchone()
         return row[0] if row else None
 
+    def last_good_chain(self, source_id: int) -> list[str]:
+        """The URLs, in fetch order, of the source's last complete listing: a re-sync
+        revalidates them first and, when all answer 304, parses nothing."""
+        row = self.db.execute(
+            "select run_id from listings where source_id = ? and status = 'ok' "
+            "order by id desc limit 1", [source_id]).fetchone()
+        if row is None:
+            return []
+        urls = [r[0] for r in self.db.execute(
+            "select url from captures where source_id = ? and run_id = ? order by id",
+            [source_id, row[0]])]
+        return list(dict.fromkeys(urls))
+
+    # Reconciliation bookkeeping ---------------------------------------------------------------
+
+    def episodes_mark(self, podcast_id: int) -> int:
+        """The newest version row of a podcast's platform episodes: it moves whenever an
+        episode is added, changed, removed or returns."""
+        row = self.db.execute(
+            "select max(v.id) from platform_episode_versions v join platform_episodes pe "
+            "on pe.id = v.platform_episode_id where pe.podcast_id = ?", [podcast_id]).fetchone()
+        return row[0] or 0
+
+    def reconciled_mark(self, podcast_id: int) -> int | None:
+        row = self.db.execute("select mark from reconcile_marks where podcast_id = ?",
+                              [podcast_id]).fetchone()
+        return row[0] if row else None
+
+    def set_reconciled_mark(self, podcast_id: int, mark: int) -> None:
+        self.db["reconcile_marks"].upsert({"podcast_id": podcast_id, "mark": mark},
+                                          pk="podcast_id")
+
     def last_good_listing(self, source_id: int) -> dict[str, Any] | None:
         rows = list(self.db.query(
             "select * from listings where source_id = ? and status in ('ok', 'unchanged') "
@@ -272,7 +317,7 @@ class Archive:
                 {"run_id": run_id, "source_id": outcome.source_id, "status": outcome.status,
                  "error_kind": outcome.error_kind, "error": outcome.error,
                  "claimed_count": show.claimed_count if show else None,
-                 "listed_count": outcome.listed if listing else None,
+                 "listed_count": outcome.listed,
                  "pages": outcome.pages,
                  "fetched_at": first.page_time.isoformat(timespec="seconds") if first else None,
                  "show_title": show.title if show else None,

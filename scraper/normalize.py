@@ -109,12 +109,23 @@ def parse_date(
     """
     if raw is None:
         return ParsedDate(None)
-    moment = _naive_utc(base or datetime.now(UTC))
-    return _parse_date(" ".join(raw.split()), style, moment)
+    text = " ".join(raw.split())
+    known = _ABSOLUTE.get((text, style))
+    if known is not None:
+        return known
+    parsed = _parse_date(text, style, _naive_utc(base or datetime.now(UTC)))
+    if parsed.flag is None and parsed.value is not None and len(_ABSOLUTE) < _ABSOLUTE_MAX:
+        # An absolute reading does not depend on the capture time: remember it across pages.
+        _ABSOLUTE[(text, style)] = parsed
+    return parsed
 
 
-# A listing repeats the same printed dates many times ("27. mai 2026" x3, "I går"): each
-# distinct (text, style, capture time) is read once.
+_ABSOLUTE: dict[tuple[str, DateStyle], ParsedDate] = {}
+_ABSOLUTE_MAX = 100_000
+_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2\d\d\d)(?!\d)")
+
+
+# Relative and unreadable texts are read once per (text, style, capture time).
 @functools.lru_cache(maxsize=4096)
 def _parse_date(text: str, style: DateStyle, moment: datetime) -> ParsedDate:
     if not text:
@@ -135,14 +146,16 @@ def _parse_date(text: str, style: DateStyle, moment: datetime) -> ParsedDate:
     data = _date_parser(tuple(style.languages), style.order, moment).get_date_data(text)
     if data is None or data.date_obj is None:
         return ParsedDate(None, "unparsed")
+    value = data.date_obj.date()
+    year = _YEAR.search(text)
+    if year and int(year.group(1)) == value.year:
+        return ParsedDate(value)  # it prints its own year: absolute
     # A relative date moves with the base; an absolute one does not. Re-reading against a
     # base far away tells them apart without a word list per language.
     shifted = moment - timedelta(days=400)
     other = _date_parser(tuple(style.languages), style.order, shifted).get_date_data(text)
-    relative = (
-        other is None or other.date_obj is None or other.date_obj.date() != data.date_obj.date()
-    )
-    return ParsedDate(data.date_obj.date(), "relative" if relative else None)
+    relative = other is None or other.date_obj is None or other.date_obj.date() != value
+    return ParsedDate(value, "relative" if relative else None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -132,10 +132,39 @@ def check_plausible(listing: Listing, previous: int | None) -> None:
                           f"{claimed}; has the page layout changed?")
 
 
+async def _revalidate(chain: list[str], fetch: PageFetcher) -> tuple[bool, dict]:
+    """Conditionally re-fetch the pages of the last complete listing. True when every one
+    answered 304; the captures fetched so far are handed back for reuse either way."""
+    fetched: dict[str, list[Capture]] = {}
+    for page_url in chain:
+        try:
+            captures = await fetch(page_url)
+        except ScraperError:
+            return False, fetched  # the full pass fetches it again and records the error
+        fetched[page_url] = captures
+        if not all(c.not_modified for c in captures):
+            return False, fetched
+    return bool(fetched), fetched
+
+
 async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: PageFetcher,
-                         previous_count: int | None) -> SourceOutcome:
-    """Fetch and parse every page of one source. Writes nothing."""
+                         previous_count: int | None, *, chain: list[str] | None = None,
+                         previous: dict[str, Any] | None = None) -> SourceOutcome:
+    """Fetch and parse every page of one source. Writes nothing.
+
+    With `chain` (the URLs of the last complete listing) the pages are revalidated first:
+    if all are unchanged, nothing is parsed and the source is reported unchanged."""
     outcome = SourceOutcome(source_id=source_id, status="ok")
+    prefetched: dict[str, list[Capture]] = {}
+    if chain and previous:
+        unchanged, prefetched = await _revalidate(chain, fetch)
+        if unchanged:
+            outcome.status = "unchanged"
+            outcome.captures = [c for captures in prefetched.values() for c in captures]
+            outcome.pages = len(outcome.captures)
+            outcome.previous_listed = previous["listed_count"]
+            outcome.previous_claimed = previous["claimed_count"]
+            return outcome
     queue = deque(adapter.start_urls(url))
     seen: set[str] = set()
     merged: Listing | None = None
@@ -150,7 +179,7 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
                 merged.incomplete_reason = f"stopped after {adapter.max_pages} pages"
             break
         try:
-            captures = await fetch(page_url)
+            captures = prefetched.pop(page_url, None) or await fetch(page_url)
         except ScraperError as error:
             if merged is None:
                 return _failed(outcome, error)
@@ -287,7 +316,7 @@ def _report(config_source: SourceConfig, outcome: SourceOutcome) -> SourceReport
     return SourceReport(
         podcast=config_source.podcast, platform=config_source.platform, url=config_source.url,
         status=outcome.status, error=outcome.error, claimed=outcome.claimed,
-        listed=outcome.listed if outcome.listing else None, pages=outcome.pages,
+        listed=outcome.listed, pages=outcome.pages,
         new=outcome.new, changed=outcome.changed, removed=outcome.removed,
     )
 
@@ -298,7 +327,12 @@ def _reconcile(archive: Archive, podcast_ids: set[int]) -> dict[str, Any]:
 
     totals: dict[str, Any] = {}
     for podcast_id in sorted(podcast_ids):
+        # Reconcile only when the podcast's platform episodes moved since the last time.
+        mark = archive.episodes_mark(podcast_id)
+        if archive.reconciled_mark(podcast_id) == mark:
+            continue
         report = reconcile(archive.db, podcast_id)
+        archive.set_reconciled_mark(podcast_id, mark)
         for key, value in getattr(report, "__dict__", {}).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 totals[key] = totals.get(key, 0) + value
@@ -337,9 +371,14 @@ async def run_sync(
             source_id = archive.ensure_source(podcast_id, adapter.name, source.url,
                                               source.fetch or adapter.fetch_mode)
             previous = archive.last_good_listed_count(source_id)
+            # Browser pages are never 304s: only plain fetches revalidate the last chain.
+            by_http = (source.fetch or adapter.fetch_mode) != "browser"
+            chain = archive.last_good_chain(source_id) if by_http else None
             async with limit:
                 fetch = _page_fetcher(fetchers, archive, adapter, source, source_id)
-                outcome = await collect_source(adapter, source.url, source_id, fetch, previous)
+                outcome = await collect_source(
+                    adapter, source.url, source_id, fetch, previous, chain=chain,
+                    previous=archive.last_good_listing(source_id) if chain else None)
             return source, outcome
 
         reports: list[SourceReport] = []

@@ -41,7 +41,7 @@ def rows(db: Path, sql: str, params=()) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
 
 
-def test_first_sync_archives_everything_and_resync_is_conditional(feeds, tmp_path):
+def test_first_sync_archives_everything_and_resync_is_conditional(feeds, tmp_path, monkeypatch):
     url = feeds.serve("show", render(items(12)))
     db = tmp_path / "a.db"
     first = sync(config_for({"Show": url}), db)
@@ -53,8 +53,18 @@ def test_first_sync_archives_everything_and_resync_is_conditional(feeds, tmp_pat
     titles = {r[0] for r in rows(db, "select title from platform_episodes")}
     assert "Episode number 3" in titles
 
+    import scraper.sync
+
+    parsed: list[str] = []
+    real_parse = scraper.sync.parse_capture
+    monkeypatch.setattr(scraper.sync, "parse_capture",
+                        lambda adapter, capture: parsed.append(capture.url) or real_parse(
+                            adapter, capture))
     second = sync(config_for({"Show": url}), db)
     assert second.sources[0].status == "unchanged"
+    assert (second.sources[0].listed, second.sources[0].new) == (12, 0)
+    assert parsed == [], "every page answered 304: nothing needs parsing"
+    assert second.reconciled == {}, "nothing moved: nothing to reconcile"
     hits = feeds.server.hits_for("/show.xml")
     assert hits[-1].headers.get("if-none-match"), "re-sync must be a conditional request"
     # An unchanged source writes no capture, no episode change, no version.
