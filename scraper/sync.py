@@ -390,6 +390,8 @@ async def run_sync(
                 outcomes.append(outcome)
                 report = _report(source, outcome)
                 reports.append(report)
+                # Written: keep only the counts, so memory stays flat however many sources.
+                outcome.captures, outcome.listing = [], None
                 if on_source_done:
                     on_source_done(report)
         finally:
@@ -444,6 +446,7 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
             outcomes.append(outcome)
             reports.append(_report(
                 SourceConfig(podcast=podcast_name, url=url, platform=platform_name), outcome))
+            outcome.captures, outcome.listing = [], None
         podcast_ids = {r[4] for r in rows}
         reconciled = _reconcile(archive, podcast_ids) if podcast_ids else None
         status = archive.finish_run(run_id, outcomes)
