@@ -125,6 +125,49 @@ _ABSOLUTE_MAX = 100_000
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2\d\d\d)(?!\d)")
 
 
+# "22. mai 2026", "4. März 2026", "22 de mayo de 2026", "May 19, 2026": a day, a month
+# name and a year need no guessing, only the language's month names.
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})\.?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{4})$")
+_MONTH_DAY_YEAR = re.compile(r"^([^\W\d_]+)\.?\s+(\d{1,2}),?\s+(\d{4})$")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")
+
+
+@functools.lru_cache(maxsize=32)
+def _month_names(languages: tuple[str, ...]) -> dict[str, int]:
+    """Month name (any form dateparser knows for these languages) -> month number."""
+    from dateparser.languages.loader import default_loader
+
+    names: dict[str, int] = {}
+    for language in languages:
+        try:
+            info = default_loader.get_locale(language).info
+        except (KeyError, ValueError):
+            continue
+        for number, month in enumerate(_MONTHS, start=1):
+            for name in info.get(month, []):
+                names.setdefault(name.lower().rstrip("."), number)
+    return names
+
+
+def _named_month_date(text: str, languages: tuple[str, ...]) -> date | None:
+    match = _DAY_MONTH_YEAR.match(text)
+    if match:
+        day, month_name, year = match.groups()
+    else:
+        match = _MONTH_DAY_YEAR.match(text)
+        if not match:
+            return None
+        month_name, day, year = match.groups()
+    month = _month_names(languages).get(month_name.lower())
+    if month is None:
+        return None
+    try:
+        return date(int(year), month, int(day))
+    except ValueError:
+        return None
+
+
 # Relative and unreadable texts are read once per (text, style, capture time).
 @functools.lru_cache(maxsize=4096)
 def _parse_date(text: str, style: DateStyle, moment: datetime) -> ParsedDate:
@@ -143,6 +186,9 @@ def _parse_date(text: str, style: DateStyle, moment: datetime) -> ParsedDate:
         first, second, _ = (int(g) for g in numeric.groups())
         if len(numeric.group(1)) < 4 and first <= 12 and second <= 12 and first != second:
             return ParsedDate(None, "ambiguous")
+    named = _named_month_date(text, tuple(style.languages))
+    if named is not None:
+        return ParsedDate(named)
     data = _date_parser(tuple(style.languages), style.order, moment).get_date_data(text)
     if data is None or data.date_obj is None:
         return ParsedDate(None, "unparsed")

@@ -191,3 +191,25 @@ def test_normalize_listing_fills_parsed_values_and_keeps_raw():
     assert c.published is None and c.published_flag == "unparsed"
     assert c.published_raw == "32. smai 20x6"  # kept raw, not dropped
     assert c.duration_seconds is None and c.extra["duration_flag"] == "unparsed"
+
+
+@pytest.mark.parametrize(
+    ("raw", "languages", "expected"),
+    [
+        ("4. März 2026", ("de",), date(2026, 3, 4)),
+        ("22 de mayo de 2026", ("es",), date(2026, 5, 22)),
+        ("May 19, 2026", ("en",), date(2026, 5, 19)),
+        ("4 mars 2026", ("fr",), date(2026, 3, 4)),
+        ("22. maj 2026", ("da",), date(2026, 5, 22)),
+    ],
+)
+def test_month_names_are_read_without_guessing(raw, languages, expected):
+    from scraper.normalize import _named_month_date
+
+    assert _named_month_date(raw, languages) == expected
+    assert parse_date(raw, DateStyle(languages, "DMY"), BASE).value == expected
+
+
+def test_impossible_named_dates_are_flagged():
+    parsed = parse_date("31. februar 2026", NORWEGIAN, BASE)
+    assert (parsed.value, parsed.flag) == (None, "unparsed")
