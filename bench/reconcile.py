@@ -25,7 +25,8 @@ from rapidfuzz import fuzz, process, utils
 
 from bench.common import Row, Section, fmt_seconds, growth_exponent, md_table, times_faster
 from scraper.archive import Archive
-from scraper.reconcile import normalize_title, reconcile
+from scraper.matching import normalize_title
+from scraper.reconcile import reconcile
 
 VOCABULARY = (
     "attention transformer sparse dense mixture experts routing token prediction parallel "

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
-from scraper.reconcile import platform_rank
+from scraper.matching import platform_rank
 
 METADATA_PATH = Path(__file__).resolve().parent.parent / "data" / "metadata.json"
 TEMPLATE_DATABASE = "archive"

@@ -15,14 +15,14 @@ from typing import Any
 
 import sqlite_utils
 
-from scraper.normalize import is_strict_prefix
-from scraper.reconcile import (
+from scraper.matching import (
     DATE_TOLERANCE,
     RELATIVE_DATE_TOLERANCE,
     UNUSABLE_DATE_FLAGS,
     normalize_title,
     platform_rank,
 )
+from scraper.normalize import is_strict_prefix
 
 # Listing statuses whose episodes were stored: the source's picture as of that capture.
 GOOD_STATUSES = ("ok", "unchanged", "partial")

@@ -20,7 +20,8 @@ from archive_rows import (
     truth_labels,
 )
 
-from scraper.reconcile import canonical_episodes_json, link_keys, normalize_title, reconcile
+from scraper.matching import link_keys, normalize_title
+from scraper.reconcile import canonical_episodes_json, reconcile
 
 
 def links_of(db) -> dict[int, int]:
