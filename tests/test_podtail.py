@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
+from rendered import browser_capture
 
 import adapters
 from adapters.podtail import PodtailAdapter
@@ -305,34 +306,6 @@ def test_fixture_metadata():
 
 # ---------------------------------------------------------------------------------------------
 # Through a real browser (the BrowserFetcher hands the rendered DOM to the same adapter)
-
-
-def browser_capture(case, wait_for):
-    """`case` fetched by Debian Chromium from the replay server. Every host the page names is
-    routed to the replay server, so nothing leaves 127.0.0.1."""
-    pytest.importorskip("playwright")
-    import asyncio
-    import os
-    import re
-
-    from scraper.browser import BrowserFetcher, BrowserOptions
-    from scraper.replay import ReplayServer
-    from scraper.routes import Routes
-
-    options = BrowserOptions(timeout=20.0, min_delay=0.0)
-    if not os.path.exists(options.executable_path):
-        pytest.skip(f"no Chromium at {options.executable_path}")
-    named = re.findall(r"https?://[A-Za-z0-9.-]+", case.path.read_text("utf-8"))
-    with ReplayServer([case]) as server:
-        routes = Routes(server.routes_for([case.url, *named]))
-
-        async def run():
-            async with BrowserFetcher(options, routes=routes) as browser:
-                return await browser.fetch(case.url, wait_for=wait_for)
-
-        capture = asyncio.run(run())
-    assert capture.via == "browser"
-    return replace(capture, fetched_at=case.fetched_at)
 
 
 @pytest.mark.parametrize("name", ["show-no-p01", "show-no-p33", "show-de"])
