@@ -118,7 +118,7 @@ def _run_with_progress(settings, db_path: Path, *, quiet: bool, **kwargs):
         def done(report) -> None:
             if not quiet:
                 console.print(f"{report.platform:9} {report.status:9} {report.url}",
-                              highlight=False)
+                              highlight=False, soft_wrap=True)
         return run_sync(settings, db_path, on_source_done=done, **kwargs)
     with Progress(TextColumn("[bold]sync"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.description}"), console=console, transient=True) as bar:
@@ -151,7 +151,8 @@ def _print_summary(summary, as_json: bool) -> None:
         table.add_row(s.podcast, s.platform, f"[{colour}]{s.status}[/]",
                       *(str(v) if v is not None else "-" for v in (
                           s.claimed, s.listed, s.pages, s.new, s.changed, s.removed)))
-    console = Console()
+    # Piped output (cron logs) gets a fixed, readable width instead of rich's 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     console.print(table)
     for s in summary.sources:
         if s.error:
