@@ -301,6 +301,7 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
 def _lock(db_path: Path):
     from filelock import FileLock, Timeout
 
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(db_path) + ".lock", timeout=0)
     try:
         lock.acquire()

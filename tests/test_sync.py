@@ -43,7 +43,7 @@ def rows(db: Path, sql: str, params=()) -> list[tuple]:
 
 def test_first_sync_archives_everything_and_resync_is_conditional(feeds, tmp_path, monkeypatch):
     url = feeds.serve("show", render(items(12)))
-    db = tmp_path / "a.db"
+    db = tmp_path / "new" / "folder" / "a.db"  # created on first use
     first = sync(config_for({"Show": url}), db)
     assert first.ok and first.status == "ok"
     assert (first.sources[0].listed, first.sources[0].new) == (12, 12)
