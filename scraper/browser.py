@@ -457,12 +457,22 @@ class BrowserFetcher:
         except PlaywrightError:
             raw_headers = dict(response.headers)
         headers = {k.lower(): v for k, v in raw_headers.items() if k.lower() not in WIRE_HEADERS}
-        # The body is the re-serialised DOM, always UTF-8 whatever the wire said.
-        headers["content-type"] = "text/html; charset=utf-8"
+        wire_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        body: bytes | None = None
+        if wire_type and "html" not in wire_type:
+            # JSON, XML or a feed: the document itself, not Chromium's viewer around it.
+            try:
+                body = await response.body()
+            except PlaywrightError:
+                body = None
+        if body is None:
+            # The re-serialised DOM, always UTF-8 whatever the wire said.
+            headers["content-type"] = "text/html; charset=utf-8"
+            body = (await page.content()).encode("utf-8")
         return Capture(
             url=url,
             status=response.status,
-            body=(await page.content()).encode("utf-8"),
+            body=body,
             fetched_at=datetime.now(UTC),
             headers=headers,
             final_url=self.routes.unapply(state.final_url()),

@@ -338,3 +338,13 @@ def test_heavy_resources_are_not_downloaded(server, runner, browser):
     capture = runner.run(browser.fetch(f"{server.base}/show", wait_for="li.episode"))
     assert rows(capture.body) == TITLES
     assert "/cover.png" not in server.paths()
+
+
+def test_a_json_document_comes_back_as_sent_not_as_the_viewer_page(server, runner, browser):
+    # A bot-walled API (Podimo's GraphQL) is fetched through the browser too: the adapter
+    # must get the JSON bytes, not Chromium's <pre> viewer around them.
+    url = f"{server.base}/api/episodes?page=1"
+    capture = runner.run(browser.fetch(url))
+    assert capture.headers["content-type"].startswith("application/json")
+    assert capture.body == httpx.get(url).content
+    assert json.loads(capture.body)
