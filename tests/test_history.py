@@ -65,3 +65,28 @@ def test_a_broken_start_page_fails_the_source_and_keeps_history(platform, kind, 
         removed = conn.execute("select count(*) from platform_episode_versions "
                                "where change = 'removed'").fetchone()[0]
     assert statuses == ["ok", status] and removed == 0
+
+
+def test_an_unreachable_rest_of_the_list_is_archived_as_partial_with_how_much(tmp_path):
+    # Castbox's episode_list endpoint refuses the signed request for everything past the
+    # first 20: the run keeps those 20, says how much of the claimed 451 it got, and
+    # removes nothing.
+    cases = [c for c in CASES if c.platform == "castbox"]
+    refusal = next(c for c in cases if c.name == "episode-list-invalid-sign")
+    first_api_page = next(c for c in cases if "skip=20&" in c.url and not c.error)
+    broken = [dataclasses.replace(c, path=refusal.path) if c is first_api_page else c
+              for c in cases]
+    db = tmp_path / "archive.db"
+    with ReplayServer(broken) as server:
+        config = demo_config(server, db)
+        config.podcasts[0].sources = [s for s in config.podcasts[0].sources
+                                      if s.platform == "castbox"]
+        summary = sync(config, db)
+    report = summary.sources[0]
+    assert report.status == "partial" and not summary.ok
+    assert "archived 20 episodes of the 451 the platform claims" in report.error
+    assert "invalid sign" in report.error
+    assert _counts(db) == {"castbox": (20, 20)}
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select status, claimed_count, listed_count from listings"
+                            ).fetchall() == [("partial", 451, 20)]
