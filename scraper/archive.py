@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -387,17 +387,6 @@ class Archive:
                     outcome.removed += 1
         if versions:
             self.db["platform_episode_versions"].insert_all(versions, batch_size=150)
-
-    # Reads used by commands ------------------------------------------------------------------
-
-    def platform_episodes(self, podcast: str | None = None) -> Iterator[dict[str, Any]]:
-        sql = ("select pe.*, p.name as podcast, s.url as source_url from platform_episodes pe "
-               "join podcasts p on p.id = pe.podcast_id join sources s on s.id = pe.source_id")
-        params: list[Any] = []
-        if podcast:
-            sql += " where p.name = ?"
-            params.append(podcast)
-        yield from self.db.query(sql + " order by pe.published desc, pe.id", params)
 
 
 def _episode_fields(episode: Episode) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -144,21 +144,4 @@ class Listing:
         }
 
 
-def episode_from_json(data: dict[str, Any]) -> Episode:
-    """Inverse of `Episode.to_json` (used by reparse and tests)."""
-    published = data.get("published")
-    return Episode(
-        id=data["id"],
-        title=data.get("title"),
-        published=date.fromisoformat(published) if published else None,
-        published_raw=data.get("published_raw"),
-        published_flag=data.get("published_flag"),
-        duration_seconds=data.get("duration_seconds"),
-        description=data.get("description"),
-        description_truncated=bool(data.get("description_truncated")),
-        url=data.get("url"),
-        audio_url=data.get("audio_url"),
-    )
-
-
-__all__ = ["Capture", "Show", "Episode", "Listing", "episode_from_json", "asdict"]
+__all__ = ["Capture", "Show", "Episode", "Listing"]
