@@ -249,14 +249,6 @@ class Archive:
                        fetched_at=datetime.fromisoformat(row[3]), headers=headers,
                        body=zlib.decompress(row[8]), via=row[7] or "http")
 
-    def last_good_listed_count(self, source_id: int) -> int | None:
-        row = self.db.execute(
-            "select listed_count from listings where source_id = ? and status in ('ok', "
-            "'unchanged') order by id desc limit 1",
-            [source_id],
-        ).fetchone()
-        return row[0] if row else None
-
     def last_good_chain(self, source_id: int) -> list[str]:
         """The URLs, in fetch order, of the source's last complete listing: a re-sync
         revalidates them first and, when all answer 304, parses nothing."""

@@ -21,6 +21,8 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from scraper.normalize import strip_truncation_tail
+
 PUBLISHER = "rss"
 # Days two absolute dates may differ and still be "the same" (time zones); relative dates
 # ("I går", "2 days ago") were resolved against a capture time and get more slack.
@@ -41,7 +43,6 @@ _TITLE_PREFIX = re.compile(
     r"|#\s*\d+|e\d+)\s*[:\-–—|.]\s+",
     re.IGNORECASE,
 )
-_ELLIPSIS_TAIL = re.compile(r"(\.\.\.|…|\[\.\.\.\]|\[…\])\s*$")
 _TAGS = re.compile(r"<[^>]+>")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _DIGITS = re.compile(r"\d+")
@@ -66,7 +67,7 @@ def normalize_title(title: str | None) -> str:
     text = html.unescape(_TAGS.sub(" ", html.unescape(title))).strip()
     for _ in range(2):  # "Episode: Ep. 4: ..." happens
         text = _TITLE_PREFIX.sub("", text, count=1)
-    text = _ELLIPSIS_TAIL.sub("", text)
+    text = strip_truncation_tail(text)
     return " ".join(_NON_WORD.sub(" ", _fold(text)).split())
 
 
@@ -74,7 +75,7 @@ def squash(text: str | None) -> str:
     """Whitespace collapsed, case folded, trailing ellipsis removed: for description overlap."""
     if not text:
         return ""
-    return " ".join(_ELLIPSIS_TAIL.sub("", text).split()).rstrip(" ,;:").casefold()
+    return " ".join(strip_truncation_tail(text).split()).rstrip(" ,;:").casefold()
 
 
 def _normal_url(url: str) -> str | None:

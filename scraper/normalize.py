@@ -361,6 +361,11 @@ def clean_title(value: str | None) -> str | None:
 _TRUNCATION_TAIL = re.compile(r"(\.\.\.|…|\[\.\.\.\]|\[…\])\s*$")
 
 
+def strip_truncation_tail(text: str) -> str:
+    """`text` without a trailing "...", "…" or "[...]"."""
+    return _TRUNCATION_TAIL.sub("", text)
+
+
 def looks_truncated(text: str | None) -> bool:
     """True when a description ends cut off ("...", "…", ", ..."). A description that is a
     strict prefix of another source's is flagged later, when sources are compared."""
@@ -371,7 +376,7 @@ def is_strict_prefix(shorter: str | None, longer: str | None, *, min_chars: int 
     """True when `shorter` (minus a trailing ellipsis) starts `longer` and is shorter."""
     if not shorter or not longer:
         return False
-    stem = _TRUNCATION_TAIL.sub("", shorter).rstrip(" ,;:")
+    stem = strip_truncation_tail(shorter).rstrip(" ,;:")
     squash_stem = " ".join(stem.split())
     squash_long = " ".join(longer.split())
     return (

@@ -148,13 +148,15 @@ async def _revalidate(chain: list[str], fetch: PageFetcher) -> tuple[bool, dict]
 
 
 async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: PageFetcher,
-                         previous_count: int | None, *, chain: list[str] | None = None,
-                         previous: dict[str, Any] | None = None) -> SourceOutcome:
+                         previous: dict[str, Any] | None, *,
+                         chain: list[str] | None = None) -> SourceOutcome:
     """Fetch and parse every page of one source. Writes nothing.
 
-    With `chain` (the URLs of the last complete listing) the pages are revalidated first:
-    if all are unchanged, nothing is parsed and the source is reported unchanged."""
+    `previous` is the source's last good listing (its count guards against a listing that
+    shrank). With `chain` (the URLs of the last complete listing) the pages are revalidated
+    first: if all are unchanged, nothing is parsed and the source is reported unchanged."""
     outcome = SourceOutcome(source_id=source_id, status="ok")
+    previous_count = previous["listed_count"] if previous else None
     prefetched: dict[str, list[Capture]] = {}
     if chain and previous:
         unchanged, prefetched = await _revalidate(chain, fetch)
@@ -371,15 +373,14 @@ async def run_sync(
             podcast_ids.add(podcast_id)
             source_id = archive.ensure_source(podcast_id, adapter.name, source.url,
                                               source.fetch or adapter.fetch_mode)
-            previous = archive.last_good_listed_count(source_id)
+            previous = archive.last_good_listing(source_id)
             # Browser pages are never 304s: only plain fetches revalidate the last chain.
             by_http = (source.fetch or adapter.fetch_mode) != "browser"
             chain = archive.last_good_chain(source_id) if by_http else None
             async with limit:
                 fetch = _page_fetcher(fetchers, archive, adapter, source, source_id)
-                outcome = await collect_source(
-                    adapter, source.url, source_id, fetch, previous, chain=chain,
-                    previous=archive.last_good_listing(source_id) if chain else None)
+                outcome = await collect_source(adapter, source.url, source_id, fetch, previous,
+                                               chain=chain)
             return source, outcome
 
         reports: list[SourceReport] = []
@@ -440,7 +441,7 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
                 return [capture]
 
             outcome = await collect_source(adapter, url, source_id, stored,
-                                           archive.last_good_listed_count(source_id))
+                                           archive.last_good_listing(source_id))
             if outcome.status == "unchanged":
                 outcome.status = "ok"
             archive.record_source(run_id, outcome)
