@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 import time
 from datetime import UTC, datetime
@@ -20,6 +21,22 @@ BENCHMARKS = {
     "startup": "bench.startup",
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+# What the benchmarks import beyond the runtime dependencies (the `bench` extra):
+# import name -> distribution name.
+EXTRA = {"numpy": "numpy", "bs4": "beautifulsoup4"}
+
+
+def missing_extra() -> list[str]:
+    """Distributions of the `bench` extra that cannot be imported here."""
+    missing = []
+    for module, dist in EXTRA.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ImportError:
+            found = False
+        if not found:
+            missing.append(dist)
+    return missing
 
 
 def _print_table(sections: list[Section]) -> None:
@@ -74,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="rewrite bench/RESULTS.md even for a --quick or --only run")
     parser.add_argument("--no-write", action="store_true", help="never write RESULTS.md")
     args = parser.parse_args(argv)
+    missing = missing_extra()
+    if missing:
+        print(f"python -m bench needs {', '.join(missing)}: install the bench extra with "
+              "`pip install -e '.[bench]'` (from the repository root)", file=sys.stderr)
+        return 2
     names = [n for n in BENCHMARKS if not args.only or n in args.only]
     command = "python -m bench" + (" --quick" if args.quick else "") + "".join(
         f" --only {n}" for n in args.only or [])
