@@ -21,8 +21,9 @@ from typing import Any
 import sqlite_utils
 
 from scraper.matching import platform_rank
+from scraper.resources import shipped
 
-METADATA_PATH = Path(__file__).resolve().parent.parent / "data" / "metadata.json"
+METADATA_PATH = shipped("data") / "metadata.json"
 TEMPLATE_DATABASE = "archive"
 CONTRACT_PLATFORMS = ("rss", "audible", "castbox", "podimo", "podtail", "radionet")
 SEARCHABLE = {"episodes": ("title", "description"), "platform_episodes": ("title", "description")}

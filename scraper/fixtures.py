@@ -1,4 +1,4 @@
-"""Recorded pages under `fixtures/`: the manifest format and loading.
+"""Recorded pages under `fixtures/` (shipped in the wheel): the manifest format and loading.
 
 Each platform folder holds `index.json`, a list of cases:
 
@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from scraper.models import Capture
+from scraper.resources import shipped
 
-FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES_DIR = shipped("fixtures")
 
 
 @dataclass
