@@ -28,6 +28,7 @@ from scraper.config import parse_config
 import adapters.rss  # noqa: F401  isort: skip
 import scraper.datasette  # noqa: F401  isort: skip
 import scraper.fetch  # noqa: F401  isort: skip
+import scraper.parsing  # noqa: F401  isort: skip
 import scraper.reconcile  # noqa: F401  isort: skip
 
 T = TypeVar("T")
@@ -59,6 +60,33 @@ def _timed(spent: Counter, key: str, fn: Callable[..., T]) -> Callable[..., T]:
             spent[key] += time.perf_counter() - started
 
     return wrapper
+
+
+def _timed_async(spent: Counter, key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Coroutine function `fn`, adding the wall time its calls are awaited to `spent[key]`
+    (calls awaited at the same time all count: with the parse pool this can exceed wall)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            spent[key] += time.perf_counter() - started
+
+    return wrapper
+
+
+def _watch_pool(pools: list[Any]) -> None:
+    use = sync_module.use_parse_pool
+
+    @functools.wraps(use)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        pool = use(*args, **kwargs)
+        pools.append(pool)
+        return pool
+
+    sync_module.use_parse_pool = wrapper
 
 
 def _release_outcomes() -> None:
@@ -120,12 +148,18 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--release-outcomes", action="store_true",
                         help="what-if: free each source's bodies and listing once written")
+    parser.add_argument("--parse-in-process", action="store_true",
+                        help="before/after: parse every page on the event loop (no pool)")
     args = parser.parse_args()
+    if args.parse_in_process:
+        scraper.parsing.SEND_ABOVE = float("inf")
+    pools: list[Any] = []
+    _watch_pool(pools)
     if args.release_outcomes:
         _release_outcomes()
     assert feed_path(0, args.hosts) == "/h0/show0.xml"  # the server's layout
     spent: Counter = Counter()
-    sync_module.parse_capture = _timed(spent, "parse", sync_module.parse_capture)
+    sync_module.parse_off_loop = _timed_async(spent, "parse", sync_module.parse_off_loop)
     sync_module._reconcile = _timed(spent, "reconcile", sync_module._reconcile)
     cfg = config(args.port, args.sources, args.hosts, args.min_delay)
     captures_before = _captures(args.db)
@@ -142,6 +176,7 @@ def main() -> None:
         "listed": sum(s.listed or 0 for s in summary.sources),
         "captures_written": _captures(args.db) - captures_before,
         "parse": spent["parse"],
+        "parsed_in_workers": sum(pool.sent for pool in pools),
         "reconcile": spent["reconcile"],
         "rss_baseline_mib": baseline,
         "rss_peak_mib": peak,

@@ -21,7 +21,7 @@ from scraper.archive import Archive, SourceOutcome
 from scraper.config import Config, SourceConfig
 from scraper.errors import BlockedError, FetchError, LayoutError, LockedError, ScraperError
 from scraper.models import Capture, Episode, Listing
-from scraper.parsing import parse_capture
+from scraper.parsing import parse_capture, parse_off_loop, use_parse_pool
 
 # A complete listing below these fractions of the last good one, or of the count the
 # platform claims, means the adapter no longer reads the page right.
@@ -191,7 +191,7 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             outcome.captures.append(capture)
             outcome.pages += 1
             try:
-                page = parse_capture(adapter, capture)
+                page = await parse_off_loop(adapter, capture)  # in a worker when big
             except ScraperError as error:
                 if merged is None:
                     return _failed(outcome, error)
@@ -362,6 +362,7 @@ async def run_sync(
     try:
         run_id = archive.start_run("sync", os.getpid())
         fetchers = _Fetchers(config, routes if routes is not None else config.routes, obey_robots)
+        parsers = use_parse_pool()  # started on the first big page, closed below
         limit = asyncio.Semaphore(MAX_CONCURRENT_SOURCES)
         podcast_ids: set[int] = set()
         if on_start:
@@ -398,6 +399,7 @@ async def run_sync(
                     on_source_done(report)
         finally:
             await fetchers.aclose()
+            parsers.close()
         reconciled = _reconcile(archive, podcast_ids) if podcast_ids else None
         status = archive.finish_run(run_id, outcomes)
         order = {(s.podcast, s.url): i for i, s in enumerate(sources)}

@@ -53,11 +53,11 @@ def test_first_sync_archives_everything_and_resync_is_conditional(feeds, tmp_pat
     titles = {r[0] for r in rows(db, "select title from platform_episodes")}
     assert "Episode number 3" in titles
 
-    import scraper.sync
+    import scraper.parsing
 
     parsed: list[str] = []
-    real_parse = scraper.sync.parse_capture
-    monkeypatch.setattr(scraper.sync, "parse_capture",
+    real_parse = scraper.parsing.parse_capture
+    monkeypatch.setattr(scraper.parsing, "parse_capture",
                         lambda adapter, capture: parsed.append(capture.url) or real_parse(
                             adapter, capture))
     second = sync(config_for({"Show": url}), db)
