@@ -1,16 +1,23 @@
-"""`python -m bench`: run the benchmarks, print a table, (re)write bench/RESULTS.md."""
+"""`python -m bench`: run the benchmarks, print a table, (re)write bench/RESULTS.md.
+
+Every section written is also kept in bench/sections.json with when, how and at which commit
+it was measured, so `--only NAME --write` replaces that benchmark's part of RESULTS.md and
+keeps the others as they were measured."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import importlib.util
+import json
+import re
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import ROOT, BenchError, Section, machine, md_table
+from bench.common import ROOT, BenchError, Row, Section, git_revision, machine, md_table
 
 # Name -> module; each module has `run(quick: bool) -> Section`.
 BENCHMARKS = {
@@ -21,6 +28,7 @@ BENCHMARKS = {
     "startup": "bench.startup",
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+SECTIONS = RESULTS.with_name("sections.json")
 # What the benchmarks import beyond the runtime dependencies (the `bench` extra):
 # import name -> distribution name.
 EXTRA = {"numpy": "numpy", "bs4": "beautifulsoup4"}
@@ -49,8 +57,78 @@ def _print_table(sections: list[Section]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
-def render(sections: list[Section], command: str, total: float) -> str:
+Stamp = dict[str, str]  # when ("date"), how ("command") and at which "commit" it was measured
+
+
+def _word(text: str) -> str:
+    """"6. Feed: rebuilding..." -> "feed"; "start-up: scraper --help" -> "start-up"."""
+    text = text.lstrip("0123456789. -*`").lower()
+    return text.split()[0].rstrip(":,`*") if text.split() else ""
+
+
+def legacy_sections(markdown: str) -> dict[str, dict]:
+    """Sections of a RESULTS.md written before sections.json existed (or by hand): each
+    numbered "## N. Title" block, with the summary rows and the bold "slower" bullets whose
+    first word is the title's ("## 6. Feed: ..." owns "feed: 4,740 episodes rebuilt")."""
+    blocks = re.split(r"^## ", markdown, flags=re.M)
+    rows, bullets = [], []
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| ") and len(cells) == 5 and cells[0] != "benchmark":
+            rows.append(cells)
+        elif line.startswith("- **"):
+            bullets.append(line[2:])
+    found: dict[str, dict] = {}
+    for block in blocks:
+        title, _, body = block.partition("\n")
+        if not re.match(r"\d+\. ", title):
+            continue
+        word = _word(title)
+        found[f"legacy:{word}"] = {
+            "name": f"legacy:{word}", "title": title.strip(),
+            "rows": [dict(zip(("case", "ours", "baseline", "ratio", "note"), r, strict=True))
+                     for r in rows if _word(r[0]) == word],
+            "details": [body.strip()], "hotspots": [], "seconds": 0.0,
+            "slower": [b for b in bullets if _word(b) == word],
+            "measured": {"date": "earlier", "command": "(kept from RESULTS.md)",
+                         "commit": "unknown"},
+        }
+    return found
+
+
+def keep(sections: list[Section], stamp: Stamp, partial: bool) -> list[tuple[Section, Stamp]]:
+    """Store the sections just measured in sections.json (over the others' stored ones when
+    `partial`) and return every stored section, in benchmark order. A partial run with no
+    sections.json yet keeps the numbered sections of RESULTS.md it does not replace."""
+    stored: dict[str, dict] = {}
+    if partial:
+        try:
+            stored = json.loads(SECTIONS.read_text("utf-8"))
+        except (OSError, ValueError):
+            stored = {}
+            if RESULTS.exists():
+                stored = legacy_sections(RESULTS.read_text("utf-8"))
+    replaced = {f"legacy:{_word(s.title)}" for s in sections}
+    stored = {name: data for name, data in stored.items() if name not in replaced}
+    for section in sections:
+        stored[section.name] = {**dataclasses.asdict(section), "measured": stamp}
+    def number(item: tuple[str, dict]) -> int:  # sections are numbered in their titles
+        found = re.match(r"(\d+)\.", item[1]["title"])
+        return int(found.group(1)) if found else 99
+
+    stored = dict(sorted(stored.items(), key=number))
+    SECTIONS.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    kept = []
+    for data in stored.values():
+        measured = data.pop("measured")
+        rows = [Row(**row) for row in data.pop("rows")]
+        kept.append((Section(**data, rows=rows), measured))
+    return kept
+
+
+def render(kept: list[tuple[Section, Stamp]], stamp: Stamp, total: float) -> str:
     info = machine()
+    sections = [section for section, _ in kept]
     out = [
         "# Benchmark results",
         "",
@@ -59,8 +137,10 @@ def render(sections: list[Section], command: str, total: float) -> str:
         "faster run, `--only NAME` for one benchmark; partial runs print their table and "
         "rewrite this file only with `--write`).",
         "",
-        f"- **date**: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- **command**: `{command}` (from the repository root), {total:,.0f} s in all",
+        f"- **date**: {stamp['date']}",
+        f"- **command**: `{stamp['command']}` (from the repository root), {total:,.0f} s in all"
+        + ("; sections it did not run are kept as measured before (each says when)"
+           if any(measured != stamp for _, measured in kept) else ""),
     ]
     out += [f"- **{key}**: {value}" for key, value in info.items()]
     out += ["", "## Summary", "", md_table(
@@ -69,13 +149,20 @@ def render(sections: list[Section], command: str, total: float) -> str:
     )]
     slower = [line for s in sections for line in s.slower]
     out += ["", "## Where we are slower than the baseline", ""]
-    out += [f"- {line}" for line in slower] if slower else ["Nowhere in this run."]
+    out += [f"- {line}" for line in slower] if slower else ["Nowhere in these results."]
     hotspots = [line for s in sections for line in s.hotspots]
     if hotspots:
         out += ["", "## Hot spots in the product code", ""]
         out += [f"- {line}" for line in hotspots]
-    for section in sections:
-        out += ["", f"## {section.title}", "", f"_{section.seconds:,.1f} s_", ""]
+    for section, measured in kept:
+        if measured["commit"] == "unknown":  # its body has its own timing line
+            out += ["", f"## {section.title}", "",
+                    "_kept as it was in RESULTS.md (written before bench/sections.json)_", ""]
+        else:
+            when = "" if measured == stamp else (
+                f"; measured {measured['date']} by `{measured['command']}` at commit "
+                f"{measured['commit']}")
+            out += ["", f"## {section.title}", "", f"_{section.seconds:,.1f} s{when}_", ""]
         for block in section.details:
             out += [block, ""]
     return "\n".join(out).rstrip() + "\n"
@@ -120,8 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write or (partial and not args.write):
         print("RESULTS.md not written (partial run; pass --write to write it)")
     else:
-        RESULTS.write_text(render(sections, command, total), "utf-8")
-        print(f"wrote {RESULTS.relative_to(ROOT)}")
+        stamp = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                 "command": command, "commit": git_revision()}
+        kept = keep(sections, stamp, partial)
+        RESULTS.write_text(render(kept, stamp, total), "utf-8")
+        print(f"wrote {RESULTS.relative_to(ROOT)} and {SECTIONS.relative_to(ROOT)}")
     return 0
 
 
