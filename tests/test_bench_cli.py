@@ -41,7 +41,8 @@ def test_a_partial_write_keeps_the_other_sections(tmp_path, monkeypatch) -> None
     results, sections = tmp_path / "RESULTS.md", tmp_path / "sections.json"
     results.write_text(
         "# Benchmark results\n\n## Summary\n\n| benchmark | ours | baseline | ours vs baseline "
-        "| also measured |\n|---|---|---|---|---|\n| dates: 10 strings | 1 s | 2 s | 2x faster | |\n"
+        "| also measured |\n|---|---|---|---|---|\n"
+        "| dates: 10 strings | 1 s | 2 s | 2x faster | |\n"
         "| feed: 5 episodes rebuilt | 3 s | 2 s | 1.5x SLOWER | |\n\n"
         "## Where we are slower than the baseline\n\n- **feed**: slower, because.\n\n"
         "## 2. Dates: old\n\n_1 s_\n\nold dates text\n\n"
