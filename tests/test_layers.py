@@ -1,0 +1,55 @@
+"""The import layers: `scraper.models`, `scraper.errors` and `scraper.normalize` are the base
+that adapters sit on; adapters know their platform and that base, nothing of fetching,
+storing or reporting; and the base knows nothing above it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = {"scraper.models", "scraper.errors", "scraper.normalize"}
+# Outside the base, what an adapter may use: the registry reads adapter entry points and
+# raises ConfigError (base), nothing more.
+ADAPTERS_MAY_IMPORT = BASE
+
+
+def imported(path: Path) -> set[str]:
+    """Every module `path` imports (at the top, in functions or under TYPE_CHECKING)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def ours(names: set[str], package: str) -> set[str]:
+    return {n for n in names if n == package or n.startswith(package + ".")}
+
+
+def test_the_base_layer_imports_nothing_above_it() -> None:
+    for module in sorted(BASE):
+        path = ROOT / (module.replace(".", "/") + ".py")
+        found = imported(path)
+        above = {n for n in ours(found, "scraper") if n not in BASE
+                 and not any(n.startswith(b + ".") for b in BASE)}
+        assert not above, f"{module} imports {sorted(above)}: the base layer stands alone"
+        assert not ours(found, "adapters"), f"{module} imports adapters"
+
+
+def test_adapters_sit_on_the_base_layer_only() -> None:
+    for path in sorted((ROOT / "adapters").glob("*.py")):
+        found = ours(imported(path), "scraper")
+        beyond = {n for n in found if n not in ADAPTERS_MAY_IMPORT
+                  and not any(n.startswith(b + ".") for b in ADAPTERS_MAY_IMPORT)}
+        assert not beyond, (f"adapters/{path.name} imports {sorted(beyond)}: adapters know "
+                            "their platform and scraper.models/errors/normalize only")
+
+
+def test_the_check_sees_imports_in_functions(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from scraper.archive import Archive\n", "utf-8")
+    assert "scraper.archive" in imported(sample)
