@@ -119,18 +119,23 @@ def _closest_per_source(members: list[Item], distance) -> list[Item]:
     return list(best.values())
 
 
+def _days_off(member: Item, canon: date) -> int:
+    assert member.usable_date is not None  # callers pass dated members only
+    return (member.usable_date - canon).days
+
+
 def cluster_conflicts(cluster: Cluster, row: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """{field: (values JSON, detail)} where sources disagree beyond tolerance."""
     members, out = cluster.members, {}
     if row["published"]:
         canon = date.fromisoformat(row["published"])
         dated = [m for m in members if m.usable_date]
-        reps = _closest_per_source(dated, lambda m: abs((m.usable_date - canon).days))
-        off = [m for m in reps if abs((m.usable_date - canon).days) > m.tolerance]
+        reps = _closest_per_source(dated, lambda m: abs(_days_off(m, canon)))
+        off = [m for m in reps if abs(_days_off(m, canon)) > m.tolerance]
         if off:
             detail = "; ".join(
-                f"{m.platform} {m.usable_date.isoformat()} "
-                f"({(m.usable_date - canon).days:+d} d, tolerance {m.tolerance})"
+                f"{m.platform} {m.usable_date} "
+                f"({_days_off(m, canon):+d} d, tolerance {m.tolerance})"
                 for m in off
             )
             value = lambda m: m.published.isoformat() if m.published else None  # noqa: E731
