@@ -8,6 +8,7 @@ import asyncio
 import multiprocessing
 import os
 import pickle
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextvars import ContextVar
@@ -34,6 +35,12 @@ def _timed_parse(adapter: Adapter, capture: Capture) -> tuple[Listing, float]:
     started = time.perf_counter()
     listing = parse_capture(adapter, capture)
     return listing, time.perf_counter() - started
+
+
+def _worker_start() -> None:
+    """Ctrl-C reaches the whole process group: the sync process handles it and stops the
+    pool; a worker busy with a feed must not die with a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def usable_cores() -> int:
@@ -86,7 +93,8 @@ class ParsePool:
         self.sent += 1
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_start)
         loop = asyncio.get_running_loop()
         listing, seconds = await loop.run_in_executor(
             self._executor, _timed_parse, adapter, capture)
