@@ -11,9 +11,11 @@ import pickle
 import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
 
 from adapters.base import Adapter
+from scraper.errors import ScraperError
 from scraper.models import Capture, Listing
 from scraper.normalize import normalize_listing
 
@@ -96,8 +98,17 @@ class ParsePool:
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_start)
         loop = asyncio.get_running_loop()
-        listing, seconds = await loop.run_in_executor(
-            self._executor, _timed_parse, adapter, capture)
+        try:
+            listing, seconds = await loop.run_in_executor(
+                self._executor, _timed_parse, adapter, capture)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory, a crash in a C parser): this page fails
+            # like any unparsable page; the next one gets a fresh pool.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+            raise ScraperError(f"{capture.url}: the parser process died while reading this "
+                               "page (out of memory or a crash); the next sync tries again"
+                               ) from None
         self._learn(adapter, capture, seconds)
         return listing
 

@@ -14,7 +14,7 @@ from httpserver import LocalServer
 import adapters
 import scraper.sync
 from scraper.config import parse_config
-from scraper.errors import BlockedError
+from scraper.errors import BlockedError, ScraperError
 from scraper.fixtures import load_cases
 from scraper.models import Capture
 from scraper.parsing import ParsePool, parse_capture
@@ -154,3 +154,37 @@ def test_a_sync_parses_big_feeds_in_workers_and_stops_them(tmp_path, monkeypatch
     assert multiprocessing.active_children() == []
     with sqlite3.connect(tmp_path / "a.db") as conn:
         assert conn.execute("select count(*) from platform_episodes").fetchone() == (606,)
+
+
+class DyingAdapter(type(RSS)):  # type: ignore[misc]
+    """Parses like RSS, except in a worker process whose parent asked it to die."""
+
+    name = "dying"
+
+    def parse(self, capture: Capture):
+        import multiprocessing as mp
+        import os
+
+        if capture.url.endswith("die.xml") and mp.parent_process() is not None:
+            os._exit(1)  # as a worker killed by the OOM killer
+        return super().parse(capture)
+
+
+def test_a_dead_worker_fails_that_page_only() -> None:
+    adapter = DyingAdapter()
+    good = feed_capture(100)
+    dying = Capture(url="https://feeds.example/die.xml", status=200, body=good.body,
+                    fetched_at=good.fetched_at, headers=good.headers)
+
+    async def run() -> tuple[int, int]:
+        pool = ParsePool(workers=1, send_above=0.0)
+        try:
+            await pool.parse(adapter, good)  # here: learns the cost
+            with pytest.raises(ScraperError, match="parser process died"):
+                await pool.parse(adapter, dying)
+            listing = await pool.parse(adapter, good)  # a fresh pool
+            return len(listing.episodes), pool.sent
+        finally:
+            pool.close()
+
+    assert asyncio.run(run()) == (100, 2)
