@@ -118,10 +118,10 @@ def run(quick: bool = False) -> Section:
         # the best of each is reported, all are listed).
         pooled = [results[-1][1]]
         in_process = []
-        for n in range(1 if quick else 2):
+        for n in range(1 if quick else 2):  # as many runs of each
             in_process.append(one_sync(server, headline, Path(tmp) / f"inproc{n}.db",
                                        "--parse-in-process"))
-            if n or not quick:
+            if n:
                 pooled.append(one_sync(server, headline, Path(tmp) / f"pool{n}.db"))
     _, first, again = results[-1]
     best_pool = min(pooled, key=lambda d: d["wall"])
