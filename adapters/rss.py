@@ -184,8 +184,9 @@ def _podcast_elements(parent: ET.Element) -> dict[str, list[dict[str, str]]]:
 def _itunes_text(parent: ET.Element, name: str) -> str | None:
     for namespace in NS_ITUNES:
         node = parent.find(f"{{{namespace}}}{name}")
-        if node is not None and (node.text or "").strip():
-            return node.text.strip()
+        text = (node.text or "").strip() if node is not None else ""
+        if text:
+            return text
     return None
 
 

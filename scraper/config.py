@@ -71,7 +71,7 @@ class Config:
     def sources(
         self, podcast: str | None = None, platform: str | None = None
     ) -> list[SourceConfig]:
-        chosen = []
+        chosen: list[SourceConfig] = []
         for item in self.podcasts:
             if podcast and item.name != podcast:
                 continue

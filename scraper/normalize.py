@@ -251,12 +251,12 @@ def parse_duration(raw: str | int | float | None, *, unit: str = "s") -> ParsedD
     text = " ".join(str(raw).split())
     match = _HMS.match(text)
     if match:
-        hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-        return ParsedDuration(hours * 3600 + minutes * 60 + seconds, 1)
+        hours, minutes, whole = (int(g) if g else 0 for g in match.groups())
+        return ParsedDuration(hours * 3600 + minutes * 60 + whole, 1)
     match = _ISO_DURATION.match(text)
     if match and any(match.groups()):
-        days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-        total = days * 86400 + hours * 3600 + minutes * 60 + seconds
+        d, h, m, s = (float(g) if g else 0.0 for g in match.groups())
+        total = d * 86400 + h * 3600 + m * 60 + s
         return ParsedDuration(round(total), 1 if match.group(4) else 60)
     if _LESS_THAN_A_MINUTE.search(text):
         return ParsedDuration(30, 60)
@@ -369,7 +369,7 @@ def strip_truncation_tail(text: str) -> str:
 def looks_truncated(text: str | None) -> bool:
     """True when a description ends cut off ("...", "…", ", ..."). A description that is a
     strict prefix of another source's is flagged later, when sources are compared."""
-    return bool(text) and bool(_TRUNCATION_TAIL.search(text))
+    return bool(text and _TRUNCATION_TAIL.search(text))
 
 
 def is_strict_prefix(shorter: str | None, longer: str | None, *, min_chars: int = 40) -> bool:
