@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test, from a fresh clone: installs the one system part the tests need (Debian's
-# Chromium, for the browser tests; never `playwright install`), then lint and pytest.
+# Chromium, for the browser tests; never `playwright install`), then lint, types and pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +18,5 @@ if [ ! -x "$chromium" ]; then
 fi
 
 ruff check .
+mypy  # the modules and settings in pyproject.toml's [tool.mypy]
 python -m pytest -q "$@"
