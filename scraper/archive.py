@@ -382,14 +382,22 @@ class Archive:
 
 
 def _episode_fields(episode: Episode) -> dict[str, Any]:
-    extra = {k: v for k, v in episode.extra.items() if k != "duration_precision"}
+    # The typed values without a column of their own are kept in `extra` (matching reads
+    # guid and links from there).
+    extra = dict(episode.extra)
+    if episode.guid:
+        extra["guid"] = episode.guid
+    if episode.links:
+        extra["links"] = list(episode.links)
+    if episode.duration_flag:
+        extra["duration_flag"] = episode.duration_flag
     return {
         "title": episode.title,
         "published": episode.published.isoformat() if episode.published else None,
         "published_raw": episode.published_raw,
         "published_flag": episode.published_flag,
         "duration_seconds": episode.duration_seconds,
-        "duration_precision": episode.extra.get("duration_precision"),
+        "duration_precision": episode.duration_precision,
         "description": episode.description,
         "description_truncated": int(episode.description_truncated),
         "url": episode.url,

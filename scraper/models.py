@@ -103,6 +103,18 @@ class Episode:
     description_truncated: bool = False
     url: str | None = None
     audio_url: str | None = None
+    # The publisher's item guid (RSS `<guid>`), where the platform gives it: two platforms'
+    # episodes with the same guid are the same episode (matching rule `same-guid`).
+    guid: str | None = None
+    # Further URLs the platform gives for the episode (show notes, the paper discussed):
+    # links two platforms share are matching evidence.
+    links: list[str] = field(default_factory=list)
+    # Granularity of `duration_seconds` in seconds: 1 for "01:02:03", 60 for "28 min".
+    duration_precision: int | None = None
+    # None, or "unparsed" when a duration was printed but could not be read (raw kept).
+    duration_flag: str | None = None
+    # What only this platform has (enclosure type, season, plays...), stored as JSON. Values
+    # other layers use are fields above, never keys here.
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -406,12 +406,12 @@ def normalize_listing(listing: Listing, style: DateStyle, fetched_at: datetime) 
         if episode.duration_seconds is None and episode.duration_raw:
             duration = parse_duration(episode.duration_raw)
             episode.duration_seconds = duration.seconds
-            if duration.precision is not None:
-                episode.extra.setdefault("duration_precision", duration.precision)
+            if episode.duration_precision is None:
+                episode.duration_precision = duration.precision
             if duration.seconds is None:
-                episode.extra["duration_flag"] = "unparsed"
-        elif episode.duration_seconds is not None:
-            episode.extra.setdefault("duration_precision", 1)
+                episode.duration_flag = "unparsed"
+        elif episode.duration_seconds is not None and episode.duration_precision is None:
+            episode.duration_precision = 1
         episode.description = clean_text(episode.description)
         if looks_truncated(episode.description):
             episode.description_truncated = True

@@ -53,3 +53,17 @@ def test_the_check_sees_imports_in_functions(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("def f():\n    from scraper.archive import Archive\n", "utf-8")
     assert "scraper.archive" in imported(sample)
+
+
+def test_no_layer_reads_or_writes_values_through_episode_extra() -> None:
+    """guid, links, duration precision and flags are `Episode` fields; `extra` holds what only
+    one platform has, and only the archive stores it (as JSON) without looking inside."""
+    import re
+
+    pattern = re.compile(r"\bextra(\[|\.get\(|\.setdefault\(|\.pop\()")
+    for path in sorted((ROOT / "scraper").glob("*.py")):
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+            code = line.split("#", 1)[0]
+            if "episode.extra" in code or "e.extra" in code:
+                assert not pattern.search(code.replace("episode.extra", "extra")), (
+                    f"scraper/{path.name}:{number} uses an Episode.extra key: {line.strip()}")

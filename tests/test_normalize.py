@@ -190,7 +190,7 @@ def test_normalize_listing_fills_parsed_values_and_keeps_raw():
     assert (b.published, b.published_flag) == (date(2026, 5, 28), "relative")
     assert c.published is None and c.published_flag == "unparsed"
     assert c.published_raw == "32. smai 20x6"  # kept raw, not dropped
-    assert c.duration_seconds is None and c.extra["duration_flag"] == "unparsed"
+    assert c.duration_seconds is None and c.duration_flag == "unparsed"
 
 
 @pytest.mark.parametrize(
@@ -213,3 +213,18 @@ def test_month_names_are_read_without_guessing(raw, languages, expected):
 def test_impossible_named_dates_are_flagged():
     parsed = parse_date("31. februar 2026", NORWEGIAN, BASE)
     assert (parsed.value, parsed.flag) == (None, "unparsed")
+
+
+def test_duration_precision_and_flag_are_episode_fields() -> None:
+    listing = Listing(platform="x", url="https://x.example/show", episodes=[
+        Episode(id="a", duration_raw="28 min"),
+        Episode(id="b", duration_raw="01:02:03"),
+        Episode(id="c", duration_seconds=1800),
+        Episode(id="d", duration_raw="??"),
+        Episode(id="e", duration_raw="28 min", duration_precision=1),  # the adapter knew
+    ])
+    normalize_listing(listing, NORWEGIAN, BASE)
+    got = [(e.duration_seconds, e.duration_precision, e.duration_flag) for e in listing.episodes]
+    assert got == [(1680, 60, None), (3723, 1, None), (1800, 1, None), (None, None, "unparsed"),
+                   (1680, 1, None)]
+    assert all(e.extra == {} for e in listing.episodes)

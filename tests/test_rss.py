@@ -196,7 +196,7 @@ def test_durations_in_every_form():
     got = [e.duration_seconds for e in parse("durations-podcast-ns").episodes]
     assert got == [3723, 3723, 2730, 3668, 3723, 59, 2733, 3723, None, None, None]
     unparsed = parse("durations-podcast-ns").episodes[9]
-    assert unparsed.extra.get("duration_flag") == "unparsed"
+    assert unparsed.duration_flag == "unparsed"
 
 
 # ---------------------------------------------------------------------------------------------
