@@ -17,7 +17,6 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -38,10 +37,11 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from scraper.errors import FetchError
 from scraper.models import Capture
 from scraper.routes import Routes
+from scraper.settings import DEFAULT_CHROMIUM as DEFAULT_CHROMIUM  # re-exported
+from scraper.settings import BrowserOptions
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
 INSTALL_HINT = "apt-get install -y chromium"
 
 # Without the background-networking flags Chromium keeps phoning home (updates, sync,
@@ -80,20 +80,6 @@ _SIGNATURE_JS = """(sel) => {
   }
   return [sel ? els.length : -1, h];
 }"""
-
-
-def _default_executable() -> str:
-    return os.environ.get("SCRAPER_CHROMIUM") or DEFAULT_CHROMIUM
-
-
-@dataclass
-class BrowserOptions:
-    # Defaults to $SCRAPER_CHROMIUM when set, else /usr/bin/chromium.
-    executable_path: str = field(default_factory=_default_executable)
-    timeout: float = 30.0  # seconds for navigation / waiting
-    max_clicks: int = 50  # "next page"/"load more" clicks per page
-    min_delay: float = 1.0  # politeness between requests to the same host (page loads/clicks)
-    user_agent: str | None = None  # None = Chromium's own
 
 
 class _PageState:

@@ -34,8 +34,10 @@ EXIT_LOCKED = 3
 
 def _err(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    # Escaped: "[browser] unknown setting" must print its brackets, not read as markup.
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:

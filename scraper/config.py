@@ -36,12 +36,11 @@ from typing import Any
 
 from scraper.errors import ConfigError
 from scraper.routes import Routes
+from scraper.settings import BrowserOptions, FetchPolicy, check_table
 
 DEFAULT_CONFIG = Path("scraper.toml")
 DEFAULT_DB = "data/archive.db"
 FETCH_MODES = ("http", "browser")
-_FETCH_KEYS = {"min_delay": float, "timeout": float, "retries": int, "max_bytes": int,
-               "obey_robots": bool, "user_agent": str, "max_redirects": int}
 
 
 @dataclass
@@ -119,20 +118,15 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     routes_table = data.get("routes", {})
     if not isinstance(routes_table, dict):
         raise ConfigError("[routes] must be a table of PREFIX = BASE")
-    fetch = dict(data.get("fetch", {}))
-    for key, value in fetch.items():
-        expected = _FETCH_KEYS.get(key)
-        if expected is None:
-            raise ConfigError(f"[fetch] unknown setting {key!r} (known: {', '.join(_FETCH_KEYS)})")
-        if not isinstance(value, expected) and not (expected is float and isinstance(value, int)):
-            raise ConfigError(f"[fetch] {key} must be {expected.__name__}, got {value!r}")
+    fetch = check_table(data.get("fetch"), FetchPolicy, "fetch")
+    browser = check_table(data.get("browser"), BrowserOptions, "browser")
     base = path.parent if path else Path.cwd()
     db = Path(data.get("db", DEFAULT_DB))
     return Config(
         podcasts=podcasts,
         routes=Routes(routes_table),
         fetch=fetch,
-        browser=dict(data.get("browser", {})),
+        browser=browser,
         db=db if db.is_absolute() else base / db,
         path=path,
     )

@@ -27,12 +27,11 @@ from protego import Protego
 from scraper.errors import FetchError, RobotsDisallowed
 from scraper.models import Capture
 from scraper.routes import Routes
+from scraper.settings import DEFAULT_USER_AGENT as DEFAULT_USER_AGENT  # re-exported
+from scraper.settings import FetchPolicy
 
 log = logging.getLogger("scraper.fetch")
 
-DEFAULT_USER_AGENT = (
-    "scraper/0.1 (+https://github.com/scraper-archive/scraper; podcast listing archiver)"
-)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_STATUSES = frozenset({408, 429})  # plus every 5xx
 MAX_CRAWL_DELAY = 60.0
@@ -47,20 +46,6 @@ _HAS_BROTLI = any(importlib.util.find_spec(m) is not None for m in ("brotli", "b
 ACCEPT_ENCODING = "gzip, deflate, br" if _HAS_BROTLI else "gzip, deflate"
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass
-class FetchPolicy:
-    user_agent: str = DEFAULT_USER_AGENT
-    min_delay: float = 1.0  # seconds between two requests to the same host
-    timeout: float = 20.0  # connect/read/write timeout
-    retries: int = 3  # extra attempts on connection errors, 5xx, 429 (and 408)
-    backoff_base: float = 0.5  # exponential backoff base, with full jitter
-    backoff_max: float = 30.0
-    max_retry_after: float = 120.0  # a Retry-After longer than this is clamped
-    max_bytes: int = 50 * 2**20  # cap on the DECOMPRESSED body
-    max_redirects: int = 5
-    obey_robots: bool = True
 
 
 @dataclass

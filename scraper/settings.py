@@ -1,19 +1,59 @@
-"""Checking a settings table of the sources file against the dataclass it configures.
+"""The settings of the sources file's `[fetch]` and `[browser]` tables, and their checking.
 
-`[fetch]` configures `FetchPolicy`, `[browser]` configures `BrowserOptions`: the dataclass
-is the one list of what may be set, of which type, with which default. A key it does not
-have, or a value of another type, is a `ConfigError` naming the table and the key, never a
-`TypeError` from the constructor later.
+`FetchPolicy` (for `scraper.fetch`) and `BrowserOptions` (for `scraper.browser`) are the one
+list of what may be set, of which type, with which default: `check_table` reads a table
+against them, so a key they do not have, or a value of another type, is a `ConfigError`
+naming the table and the key, never a `TypeError` from a constructor later. This module
+imports neither httpx nor Playwright: reading the sources file stays light.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
+from dataclasses import dataclass, field
 from typing import Any
 
 from scraper.errors import ConfigError
+
+DEFAULT_USER_AGENT = (
+    "scraper/0.1 (+https://github.com/scraper-archive/scraper; podcast listing archiver)"
+)
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+
+
+@dataclass
+class FetchPolicy:
+    """`[fetch]`: politeness and limits of plain HTTP fetching."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    min_delay: float = 1.0  # seconds between two requests to the same host
+    timeout: float = 20.0  # connect/read/write timeout
+    retries: int = 3  # extra attempts on connection errors, 5xx, 429 (and 408)
+    backoff_base: float = 0.5  # exponential backoff base, with full jitter
+    backoff_max: float = 30.0
+    max_retry_after: float = 120.0  # a Retry-After longer than this is clamped
+    max_bytes: int = 50 * 2**20  # cap on the DECOMPRESSED body
+    max_redirects: int = 5
+    obey_robots: bool = True
+
+
+def _default_executable() -> str:
+    return os.environ.get("SCRAPER_CHROMIUM") or DEFAULT_CHROMIUM
+
+
+@dataclass
+class BrowserOptions:
+    """`[browser]`: the Chromium that renders pages and how it behaves."""
+
+    # Defaults to $SCRAPER_CHROMIUM when set, else /usr/bin/chromium.
+    executable_path: str = field(default_factory=_default_executable)
+    timeout: float = 30.0  # seconds for navigation / waiting
+    max_clicks: int = 50  # "next page"/"load more" clicks per page
+    min_delay: float = 1.0  # politeness between requests to the same host (page loads/clicks)
+    user_agent: str | None = None  # None = Chromium's own
 
 
 def _type_name(hint: Any) -> str:

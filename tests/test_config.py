@@ -57,6 +57,11 @@ retries = 2
         ('[[podcasts]]\nname = "x"\n[[podcasts]]\nname = "x"', "listed twice"),
         ('[fetch]\nspeed = 3', "unknown setting"),
         ('[fetch]\nmin_delay = "fast"', "min_delay must be"),
+        ('[fetch]\nobey_robots = 1', r"\[fetch\] obey_robots must be bool, got 1"),
+        ('[browser]\nexecutable = "/opt/chrome"',
+         r"\[browser\] unknown setting 'executable' \(known: executable_path, timeout, "),
+        ('[browser]\ntimeout = "30s"', r"\[browser\] timeout must be float, got '30s'"),
+        ('browser = "chromium"', r"\[browser\] must be a table"),
         ('[routes]\n"https://a.org" = "file:///etc"', "http(s)"),
         ("this is not toml = = =", "scraper.toml"),
     ],
@@ -117,3 +122,36 @@ def test_the_example_sources_file_is_valid():
         "audible", "castbox", "podimo", "podtail", "radionet", "rss"]
     assert {s.fetch for s in config.sources() if s.platform in ("podimo", "podtail")} == {
         "browser"}
+
+
+def test_every_setting_of_the_policies_can_be_set(tmp_path):
+    """The dataclasses are the one list: a field added there is a setting, with its type."""
+    from dataclasses import fields
+
+    from scraper.settings import BrowserOptions, FetchPolicy
+
+    config = load_config(write(tmp_path, "[fetch]\nbackoff_max = 10\nmax_redirects = 2\n"
+                                         "[browser]\nmax_clicks = 3\nuser_agent = \"ua\""))
+    assert config.fetch == {"backoff_max": 10, "max_redirects": 2}
+    assert config.browser == {"max_clicks": 3, "user_agent": "ua"}
+    assert FetchPolicy(**config.fetch).backoff_max == 10
+    assert BrowserOptions(**config.browser).max_clicks == 3
+    assert {f.name for f in fields(FetchPolicy)} >= {"min_delay", "timeout", "retries"}
+
+
+def test_a_typo_in_browser_is_one_line_from_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    config = write(tmp_path, '[[podcasts]]\nname = "x"\nsources = [{ url = '
+                             '"https://e.org/f.xml", platform = "rss" }]\n'
+                             '[browser]\nexecutable = "/opt/chrome"\n')
+    result = subprocess.run([sys.executable, "-m", "scraper", "sync", "--config", str(config),
+                             "--db", str(tmp_path / "a.db")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    message = " ".join(result.stderr.split())  # rich may wrap a long line
+    assert message.startswith("error: [browser] unknown setting 'executable' (known: "
+                              "executable_path,")
+    assert not (tmp_path / "a.db").exists()
