@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import site
 import socket
 import subprocess
 import sys
@@ -52,6 +53,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     # System site-packages give the dependencies without a network; pip comes from there too.
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
                     str(venv)], check=True, timeout=120)
+    if sys.prefix != sys.base_prefix:  # run from a venv: its packages are not the system's
+        purelib = subprocess.run(
+            [str(venv / "bin" / "python"), "-c",
+             "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+        Path(purelib, "_outer_site.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps",
                     "--no-index", "-q", str(wheel)], check=True, capture_output=True,
                    env=_clean_env(), cwd=tmp, timeout=300)
