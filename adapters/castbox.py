@@ -179,15 +179,11 @@ def _printed_count(tree: LexborHTMLParser, name: str, labelled: re.Pattern[str],
                    page_text: str) -> int | None:
     """A count in `span.count.<name>` (research §9: "4"), else "Subscribed: 4" anywhere."""
     node = tree.css_first(f"span.count.{name}")
-    found = re.search(r"\d[\d,.]*", _text(node)) if node is not None else None
+    found = re.search(r"\d[\d,.]*", text(node) or "")
     if found:
         return _int(found.group(0))
     found = labelled.search(page_text)
     return _int(found.group(1)) if found else None
-
-
-def _text(node) -> str:
-    return text(node) or ""
 
 
 class CastboxAdapter(Adapter):
@@ -384,19 +380,19 @@ class CastboxAdapter(Adapter):
 
     def _show(self, capture: Capture, info: dict[str, Any], tree: LexborHTMLParser) -> Show | None:
         header = tree.css_first(".ch_feed_info")
-        page_text = _text(tree.body) if tree.body is not None else ""
+        page_text = text(tree.body) or ""
         title = info.get("title")
         if not title and header is not None:
             h1 = header.css_first("h1")
             if h1 is not None:
-                title = h1.attributes.get("title") or _text(h1)
+                title = h1.attributes.get("title") or text(h1)
         if not title:
             return None
         author = info.get("author")
         if not author and header is not None:
             node = header.css_first(".author")
             if node is not None:
-                author = re.sub(r"^\s*Author:\s*", "", _text(node))
+                author = re.sub(r"^\s*Author:\s*", "", text(node) or "")
         description = info.get("description")
         if not description and header is not None:
             node = header.css_first(".des-con div") or header.css_first(".des-con")
@@ -405,7 +401,7 @@ class CastboxAdapter(Adapter):
         claimed = _int(info.get("episode_count"))
         if claimed is None:
             counter = tree.css_first(".trackListCon_title") or tree.css_first(".trackListCon")
-            match = CLAIMED_TEXT.search(_text(counter) if counter is not None else page_text)
+            match = CLAIMED_TEXT.search(text(counter) or "" if counter is not None else page_text)
             claimed = _int(match.group(1)) if match else None
         extra: dict[str, Any] = {}
         subscribers = _int(info.get("sub_count"))
@@ -493,7 +489,7 @@ class CastboxAdapter(Adapter):
                 continue
             href = link.attributes.get("href") or ""
             match = EPISODE_HREF.search(href)
-            title = title_node.attributes.get("title") or _text(title_node)
+            title = title_node.attributes.get("title") or text(title_node)
             if not match or not title:
                 continue
             date_node = row.css_first("span.item.icon.date")
@@ -506,9 +502,9 @@ class CastboxAdapter(Adapter):
                 Episode(
                     id=match.group(2),
                     title=title,
-                    published_raw=_text(date_node) or None,
-                    duration_raw=_text(time_node) or None,
-                    description=_text(des_node) or None,
+                    published_raw=text(date_node),
+                    duration_raw=text(time_node),
+                    description=text(des_node),
                     url=urljoin(SITE + "/", href.split("?")[0]),
                     audio_url=None,
                 )
