@@ -6,6 +6,7 @@ untouched. Real loopback HTTP servers, real SQLite files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -27,6 +28,15 @@ SLUG = "ai-post-transformers"
 FAST = {"min_delay": 0.0, "retries": 1, "timeout": 5.0}
 
 
+def answer(req: Request, body: bytes, content_type: str) -> None:
+    """200 with an ETag, or 304 when the client already has this body."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+    if req.headers.get("if-none-match") == etag:
+        req.reply(304, b"", {"ETag": etag})
+    else:
+        req.reply(200, body, {"Content-Type": content_type, "ETag": etag})
+
+
 def api_handler(req: Request) -> None:
     """The episodes API: the recorded pages by offset."""
     query = dict(parse_qsl(req.hit.target.partition("?")[2]))
@@ -34,7 +44,7 @@ def api_handler(req: Request) -> None:
     if case is None or query.get("podcastIds") != SLUG:
         req.reply(404, b"{}", {"Content-Type": "application/json"})
         return
-    req.reply(200, case.path.read_bytes(), {"Content-Type": "application/json"})
+    answer(req, case.path.read_bytes(), "application/json")
 
 
 @pytest.fixture
@@ -45,7 +55,7 @@ def radio():
 
 
 def serve_page(server: LocalServer, body: bytes) -> None:
-    server.static(f"/podcast/{SLUG}", 200, body, {"Content-Type": "text/html; charset=utf-8"})
+    server.on(f"/podcast/{SLUG}", lambda req: answer(req, body, "text/html; charset=utf-8"))
 
 
 def config(server: LocalServer, tmp_path: Path):
@@ -101,6 +111,11 @@ def test_page_without_rows_gives_the_whole_list_with_a_warning(radio, tmp_path):
         [sys.executable, "-m", "scraper", "sources", "--config", str(toml), "--db", str(db)],
         capture_output=True, text=True, timeout=60, check=False)
     assert "layout_drift: no episode rows" in " ".join(table.stdout.split())
+
+    again = sync(settings, db).sources[0]  # the same pages: unchanged, still drifted
+    assert again.status == "unchanged"
+    assert rows(db, "select status, warnings from listings order by id")[-1] == (
+        "unchanged", source.warnings[0])
 
 
 def test_readable_page_has_no_warning(radio, tmp_path):
