@@ -400,6 +400,41 @@ def changes(
 
 
 @app.command()
+def feed(
+    db: DbOpt = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    podcast: Annotated[str | None, typer.Option(
+        "--podcast", help="Podcast name or slug (default: the only one).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the feed here (atomically) instead of stdout.")] = None,
+    include_all: Annotated[bool, typer.Option(
+        "--all", help="Also episodes no platform gives audio for (without enclosure).")] = False,
+    self_url: Annotated[str | None, typer.Option(
+        "--self-url", help="The URL the feed is published at (atom:link self, podcast:guid).")
+    ] = None,
+) -> None:
+    """Rebuild the podcast's RSS feed from the reconciled archive."""
+    from scraper.feed import FeedError, feed_for
+
+    database = _open_existing(_db_path(db, config))
+    try:
+        result = feed_for(database, podcast, include_all=include_all, self_url=self_url)
+    except FeedError as error:
+        raise _fail(str(error), 2) from None
+    if output is None:
+        sys.stdout.buffer.write(result.xml)
+        sys.stdout.buffer.flush()
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".part")
+    partial.write_bytes(result.xml)
+    partial.replace(output)  # readers never see half a feed
+    left = (f"; {result.without_audio} without audio left out (--all keeps them)"
+            if result.without_audio and not include_all else "")
+    typer.echo(f"wrote {result.items} episodes to {output}{left}", err=True)
+
+
+@app.command()
 def serve(
     db: DbOpt = None,
     config: ConfigOpt = Path("scraper.toml"),
