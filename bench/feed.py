@@ -28,10 +28,11 @@ from scraper.archive import Archive
 from scraper.reconcile import reconcile
 
 SEEN_AT = "2026-03-08T06:00:00+00:00"
-WORDS = ("attention sparse mixture routing token decoding cache memory kernel fusion linear "
+_VOCABULARY = ("attention sparse mixture routing token decoding cache memory kernel fusion linear "
          "state recurrent quantization pruning reasoning reward policy agent retrieval "
          "benchmark alignment privacy inference optimizer gradient spectral latent contrastive "
-         "multimodal speech video robotics protein climate causal fairness circuits").split(" ")
+         "multimodal speech video robotics protein climate causal fairness circuits")
+WORDS = _VOCABULARY.split()
 
 
 def build_show(path: Path, episodes: int = 5000, seed: int = 11) -> dict[str, Any]:
