@@ -435,6 +435,52 @@ def feed(
 
 
 @app.command()
+def notify(
+    config: ConfigOpt = Path("scraper.toml"),
+    db: DbOpt = None,
+    podcast: PodcastOpt = None,
+    test: Annotated[bool, typer.Option(
+        "--test", help="Send a sample alert to every [notify] URL, nothing else.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send alerts for drift not alerted yet (sync does this after each run)."""
+    settings = _load(config)
+    if settings.notify is None:
+        # "\\[" : the message goes through rich, where [notify] would be a style tag.
+        raise _fail(f"{config} has no \\[notify] table: add one with urls = \\[...] "
+                    "(Apprise URLs, see README)", 2)
+    from scraper.notify import notify_podcasts, send_test, summary_json
+
+    if test:
+        delivery = send_test(settings.notify)
+        for error in delivery.errors:
+            _err(f"test alert not delivered to {error}")
+        typer.echo(f"test alert delivered to {delivery.delivered} of "
+                   f"{len(settings.notify.urls)} URLs")
+        raise typer.Exit(0 if not delivery.errors else EXIT_FAILED)
+    from scraper.archive import Archive
+
+    db_path = _db_path(db, config)
+    _open_existing(db_path).close()
+    archive = Archive(db_path)
+    try:
+        ids = [r[0] for r in archive.db.execute(
+            "SELECT id FROM podcasts WHERE ? IS NULL OR name = ?", [podcast, podcast])]
+        results = notify_podcasts(archive.db, settings.notify, ids, db_name=db_path.stem)
+    finally:
+        archive.close()
+    rows = summary_json(results)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for row in rows:
+            kinds = ", ".join(f"{n} {k}" for k, n in row["kinds"].items()) or "nothing new"
+            typer.echo(f"{row['podcast']}: {kinds}; delivered to {row['delivered']} URL(s)")
+    failed = any(row["errors"] for row in rows)
+    raise typer.Exit(EXIT_FAILED if failed else 0)
+
+
+@app.command()
 def serve(
     db: DbOpt = None,
     config: ConfigOpt = Path("scraper.toml"),
