@@ -88,10 +88,10 @@ def build_show(path: Path, episodes: int = 5000, seed: int = 11) -> dict[str, An
                      "episode_id": f"B{n:09d}", "url": f"https://www.audible.com/pd/B{n:09d}",
                      "audio_url": None, "published_raw": f"{day:%b %d %Y}", "extra": None,
                      "description": text[:40] + "...", "description_truncated": 1})
-    db["platform_episodes"].insert_all(rows, batch_size=500)
+    db.table("platform_episodes").insert_all(rows, batch_size=500)
     for platform, source_id in sources.items():
         listed = sum(1 for r in rows if r["platform"] == platform)
-        db["listings"].insert({"run_id": run_id, "source_id": source_id, "status": "ok",
+        db.table("listings").insert({"run_id": run_id, "source_id": source_id, "status": "ok",
                                "listed_count": listed, "fetched_at": SEEN_AT, "pages": 1,
                                "show_title": podcast, "show_author": "Generator"})
     archive.finish_run(run_id, [])

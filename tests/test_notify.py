@@ -193,3 +193,43 @@ def test_the_notify_table_defaults_to_every_kind():
         urls=["json://127.0.0.1:1/x"],
         on=("missing", "date", "title", "new", "failed", "partial"),
         serve_url="http://h:8001")
+
+
+def test_a_source_that_starts_failing_is_alerted_once(tmp_path, receiver):
+    db = tmp_path / "archive.db"
+    settings = NotifyConfig(urls=[receiver.url], on=("failed",))
+    with ReplayServer(load_cases()) as server:
+        _run(server, db, settings)
+        assert receiver.messages == [], "nothing failed"
+        page, _ = _rss_page(server)
+        page.status = 500
+        _set_body(page, b"down for maintenance")
+        for _ in range(2):  # failing twice: alerted once
+            config = demo_config(server, db)
+            config.notify = settings
+            summary = sync(config, db)
+            assert [s.platform for s in summary.sources if s.status == "failed"] == ["rss"]
+        assert len(receiver.messages) == 1
+        assert receiver.messages[0]["title"] == f"{PODCAST}: 1 failed sources"
+        assert "**failed sources**: 1 (rss 1)" in receiver.messages[0]["message"]
+    from scraper.drift import drift_items
+
+    items = drift_items(sqlite_utils.Database(db), 1)
+    assert len({i.key for i in items}) == len(items), "drift keys are unique"
+    assert {i.kind for i in items} >= {"missing", "new", "failed"}
+
+
+def test_scraper_notify_checks_an_archive_now(tmp_path, receiver):
+    db = tmp_path / "archive.db"
+    with ReplayServer(load_cases()) as server:
+        assert sync(demo_config(server, db), db).ok  # no [notify]: nothing sent
+    assert receiver.messages == []
+    config = tmp_path / "scraper.toml"
+    config.write_text(f'[notify]\nurls = ["{receiver.url}"]\non = ["missing"]\n', "utf-8")
+    first = _cli("notify", "--config", str(config), "--db", str(db), "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == [{"podcast": PODCAST, "new": 7, "kinds": {"missing": 7},
+                                         "resolved": 0, "delivered": 1, "errors": []}]
+    again = _cli("notify", "--config", str(config), "--db", str(db), "--json", cwd=tmp_path)
+    assert json.loads(again.stdout)[0]["new"] == 0
+    assert len(receiver.messages) == 1
