@@ -31,10 +31,19 @@ from scraper.drift import DriftItem, drift_items, new_drift
 log = logging.getLogger("scraper.notify")
 
 FIRST_FEW = 5
+# Per kind: (one, several).
 HEADINGS = {
-    "missing": "missing", "date": "date disagreements", "title": "title disagreements",
-    "new": "new episodes", "failed": "failed sources", "partial": "partial listings",
+    "missing": ("missing", "missing"),
+    "date": ("date disagreement", "date disagreements"),
+    "title": ("title disagreement", "title disagreements"),
+    "new": ("new episode", "new episodes"),
+    "failed": ("failed source", "failed sources"),
+    "partial": ("partial listing", "partial listings"),
 }
+
+
+def _heading(kind: str, count: int) -> str:
+    return HEADINGS[kind][count != 1]
 # Datasette pages behind each kind (canned queries in data/metadata.json, tables).
 REPORTS = {
     "missing": "{db}/missing_per_platform?podcast={podcast}",
@@ -130,14 +139,14 @@ def render(alert: Alert, serve_url: str | None, db_name: str) -> tuple[str, str]
     by_kind: dict[str, list[DriftItem]] = {}
     for item in alert.items:
         by_kind.setdefault(item.kind, []).append(item)
-    summary = ", ".join(f"{len(v)} {HEADINGS[k]}" for k, v in by_kind.items())
+    summary = ", ".join(f"{len(v)} {_heading(k, len(v))}" for k, v in by_kind.items())
     title = f"{alert.podcast}: {summary}"
     lines = [f"New drift for **{alert.podcast}** since the last check:", ""]
     for kind, items in by_kind.items():
         platforms = Counter(i.platform for i in items if i.platform)
         per = f" ({', '.join(f'{p} {n}' for p, n in sorted(platforms.items()))})" \
             if platforms else ""
-        lines.append(f"**{HEADINGS[kind]}**: {len(items)}{per}")
+        lines.append(f"**{_heading(kind, len(items))}**: {len(items)}{per}")
         lines += [_line(i) for i in items[:FIRST_FEW]]
         if len(items) > FIRST_FEW:
             lines.append(f"- … and {len(items) - FIRST_FEW} more")

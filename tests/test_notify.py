@@ -210,8 +210,8 @@ def test_a_source_that_starts_failing_is_alerted_once(tmp_path, receiver):
             summary = sync(config, db)
             assert [s.platform for s in summary.sources if s.status == "failed"] == ["rss"]
         assert len(receiver.messages) == 1
-        assert receiver.messages[0]["title"] == f"{PODCAST}: 1 failed sources"
-        assert "**failed sources**: 1 (rss 1)" in receiver.messages[0]["message"]
+        assert receiver.messages[0]["title"] == f"{PODCAST}: 1 failed source"
+        assert "**failed source**: 1 (rss 1)" in receiver.messages[0]["message"]
     from scraper.drift import drift_items
 
     items = drift_items(sqlite_utils.Database(db), 1)
