@@ -24,7 +24,8 @@ Per canonical episode (newest first):
   gets a type from its file extension (audio/mpeg otherwise) and length 0 (unknown, as the
   RSS profile allows). Every other distinct audio URL is a `podcast:alternateEnclosure`.
   Episodes no platform gives audio for are left out unless `include_all`.
-- `podcast:transcript`: the publisher's transcripts, when its feed had them.
+- `podcast:transcript`, `itunes:image`, `itunes:season`, `itunes:episode`,
+  `itunes:episodeType`: the publisher's, when its feed had them.
 - `scraper:listing` (namespace `urn:scraper:listing:1.0`, prefix `scraper`): one empty
   element per platform row currently listing the episode, with `platform`, `id` (the
   platform's episode id) and `url` attributes. Podcasting 2.0 has no element for "listed
@@ -34,6 +35,7 @@ Per canonical episode (newest first):
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import mimetypes
@@ -371,6 +373,20 @@ def _transcripts(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     return []
 
 
+def _publisher_extras(entry: Any, rows: list[dict[str, Any]]) -> None:
+    """The publisher's episode art, season, number and type, when its feed had them."""
+    extra = next((_extra(r) for r in sorted(rows, key=_order) if r["platform"] == PUBLISHER),
+                 {})
+    setters = (("image", entry.podcast.itunes_image), ("season", entry.podcast.itunes_season),
+               ("episode", entry.podcast.itunes_episode),
+               ("episode_type", entry.podcast.itunes_episode_type))
+    for name, setter in setters:
+        if extra.get(name) not in (None, ""):
+            # feedgen refuses what Apple would (e.g. art that is not jpg/png): left out.
+            with contextlib.suppress(ValueError):
+                setter(extra[name])
+
+
 def build_feed(show: ShowData, *, include_all: bool = False,
                self_url: str | None = None) -> FeedResult:
     """The feed document for one show (see the module doc)."""
@@ -426,6 +442,7 @@ def build_feed(show: ShowData, *, include_all: bool = False,
             entry.podcastindex.alternates = audio[1:]
         if episode["duration_seconds"] is not None:
             entry.podcast.itunes_duration(int(episode["duration_seconds"]))
+        _publisher_extras(entry, rows)
         entry.podcastindex.transcripts = _transcripts(rows)
         entry.listing.listings = [
             {"platform": r["platform"], "id": str(r["episode_id"]),
