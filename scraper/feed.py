@@ -270,6 +270,14 @@ def audio_sources(rows: list[dict[str, Any]]) -> list[Audio]:
     return out
 
 
+# Characters XML 1.0 cannot carry (lxml refuses them); scraped text sometimes has them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_text(value: str | None) -> str | None:
+    return _NOT_XML.sub("", value) if value else value
+
+
 _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'}]")
 
 
@@ -397,19 +405,19 @@ def build_feed(show: ShowData, *, include_all: bool = False,
     fg.load_extension("podcast")
     fg.register_extension("podcastindex", podcast_index, podcast_index_entry, atom=False)
     fg.register_extension("listing", listing, listing_entry, atom=False)
-    title = show.title or show.name
+    title = xml_text(show.title) or xml_text(show.name) or "Podcast"
     fg.title(title)
     if self_url:
         fg.link(href=self_url, rel="self", type="application/rss+xml")
         fg.podcastindex.guid = podcast_guid(self_url)
     # feedgen writes the last link given as the channel's <link>.
     fg.link(href=show.link or self_url or "http://localhost/")
-    fg.description(show.description or f"{show.name}: episodes reconciled from every platform "
-                   "that lists the show, rebuilt by scraper.")
+    fg.description(xml_text(show.description) or f"{title}: episodes reconciled from every "
+                   "platform that lists the show, rebuilt by scraper.")
     fg.generator("scraper")
     if show.author:
-        fg.podcast.itunes_author(show.author)
-    fg.podcast.itunes_summary(show.description or title)
+        fg.podcast.itunes_author(xml_text(show.author))
+    fg.podcast.itunes_summary(xml_text(show.description) or title)
     guids = our_guids(show.name, show.keys)
     items, without_audio, newest = 0, 0, None
     for episode in show.episodes:
@@ -420,7 +428,7 @@ def build_feed(show: ShowData, *, include_all: bool = False,
             if not include_all:
                 continue
         entry = fg.add_entry(order="append")
-        entry.title(episode["title"] or f"Episode {episode['id']}")
+        entry.title(xml_text(episode["title"]) or f"Episode {episode['id']}")
         published = publisher_guid(rows)
         if published:
             entry.guid(published[0], permalink=published[1])
@@ -430,7 +438,7 @@ def build_feed(show: ShowData, *, include_all: bool = False,
         if when is not None:
             entry.pubDate(when)
             newest = max(newest, when) if newest else when
-        text = episode["description"]
+        text = xml_text(episode["description"])
         if text:
             entry.description(text)
             entry.content(description_html(text), type="CDATA")

@@ -204,6 +204,18 @@ def test_a_generated_show_of_5000_episodes_round_trips(tmp_path):
         set(range(10))
 
 
+def test_characters_xml_cannot_carry_are_dropped_not_fatal(tmp_path):
+    build_show(tmp_path / "show.db", 40)
+    db = sqlite_utils.Database(tmp_path / "show.db")
+    db.execute("UPDATE episodes SET title = 'Bell\x07 and tab\tok', "
+               "description = 'Vertical\x0btab' WHERE id = 1")
+    db.conn.commit()
+    parsed = feedparser.parse(feed_for(db, include_all=True).xml)
+    assert not parsed.bozo
+    assert {"Bell and tab\tok", "Bell and tab ok"} & {e.title for e in parsed.entries}
+    assert "Verticaltab" in {e.summary for e in parsed.entries}
+
+
 def _free_port() -> int:
     import socket
 
