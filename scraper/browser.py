@@ -37,6 +37,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from scraper.errors import FetchError
 from scraper.models import Capture
+from scraper.models import Request as FetchRequest
 from scraper.routes import Routes
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,35 @@ class BrowserFetcher:
         buttons that append rows). Its body is the final DOM."""
         captures = await self._run(url, wait_for=wait_for, click_next=click_next, every=False)
         return captures[-1]
+
+    async def fetch_request(self, request: FetchRequest) -> Capture:
+        """Send an API request (method, headers, body) through the browser context's request
+        API: it carries the context's cookies (a bot wall's clearance cookie) and user agent,
+        which a plain client lacks. Playwright does not route these requests, so routes are
+        applied here; politeness is shared with page loads of the same host."""
+        context = await self._ensure_context()
+        host = urlsplit(request.url).netloc.lower()
+        async with self._host_lock(host):
+            await self._pace(host)
+            try:
+                response = await context.request.fetch(
+                    self.routes.apply(request.url), method=request.method.upper(),
+                    headers=dict(request.headers), data=request.body,
+                    timeout=self.options.timeout * 1000, max_redirects=MAX_REDIRECTS,
+                )
+                body = await response.body()
+            except PlaywrightError as exc:
+                raise FetchError(f"{request.describe()}: {exc.message.splitlines()[0]}",
+                                 url=request.url) from None
+            finally:
+                self._stamp(host)
+        headers = {k.lower(): v for k, v in response.headers.items()
+                   if k.lower() not in WIRE_HEADERS}
+        return Capture(url=request.url, status=response.status, body=body,
+                       fetched_at=datetime.now(UTC), headers=headers,
+                       final_url=self.routes.unapply(response.url), via="browser",
+                       method=request.method.upper(), request_body=request.body,
+                       request_headers=dict(request.headers))
 
     async def fetch_pages(
         self, url: str, *, wait_for: str | None = None, click_next: str | None = None
