@@ -139,3 +139,17 @@ class Adapter:
 
     def blocked_error(self, capture: Capture, what: str) -> BlockedError:
         return BlockedError(f"{self.name}: {what} at {capture.url}")
+
+
+# -- Nuxt page state (Podimo) -------------------------------------------------------------------
+# Kept in its own block: the reader itself lives in adapters/nuxt.py.
+
+
+def nuxt_state(html: str):  # -> Any | None
+    """A Nuxt page's state without running JavaScript: Nuxt 3's `__NUXT_DATA__` (devalue's
+    flattened array, index references revived) or Nuxt 2's `window.__NUXT__` (a literal or
+    devalue's `(function(a,b,…){…return {…}}(…))`, names bound to the arguments). None when
+    the page has none or it is in a form the reader does not know."""
+    from adapters.nuxt import nuxt_state as read
+
+    return read(html)
