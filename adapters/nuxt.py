@@ -261,10 +261,7 @@ class _Js:
             return self.obj(scope)
         if char == "(":
             self.pos += 1
-            if self.peek("function"):
-                value = self.call(scope)
-            else:
-                value = self.expression(scope)
+            value = self.call(scope) if self.peek("function") else self.expression(scope)
             self.expect(")")
             return self.maybe_call_after_paren(value, scope)
         if char == "/":

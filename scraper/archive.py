@@ -106,7 +106,14 @@ def m003_reconcile_marks(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m004_capture_requests(db: sqlite_utils.Database) -> None:
+def m004_listing_warnings(db: sqlite_utils.Database) -> None:
+    # What an adapter could not read on a listing that is still complete ("layout_drift: ...");
+    # one warning per line, NULL when none.
+    db["listings"].add_column("warnings", str)
+
+
+@migrations()
+def m005_capture_requests(db: sqlite_utils.Database) -> None:
     # The request a capture answers when it was not a plain GET (an API POST): its method,
     # its body (stored in `bodies` by hash) and the headers that describe it. Conditional
     # reuse and reparse look captures up by url + method + body hash.
@@ -359,7 +366,9 @@ class Archive:
                  "show_title": show.title if show else None,
                  "show_author": show.author if show else None,
                  "show_description": show.description if show else None,
-                 "incomplete_reason": listing.incomplete_reason if listing else None}
+                 "incomplete_reason": listing.incomplete_reason if listing else None,
+                 "warnings": "\n".join(listing.warnings) if listing and listing.warnings
+                 else None}
             )
             if listing is not None and outcome.status in ("ok", "partial"):
                 seen_at = first.page_time.isoformat(timespec="seconds") if first else now_iso()

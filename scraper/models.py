@@ -202,14 +202,21 @@ class Listing:
     page_kind: str = "show"
     # Set by the adapter when the platform has more episodes it cannot reach, with why.
     incomplete_reason: str | None = None
+    # What the adapter could not read although the listing is complete, e.g.
+    # "layout_drift: no episode rows found on the show page (tried: ...); the list came from
+    # the API". The listing stays `ok`; the archive records and reports these.
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "platform": self.platform,
             "show": self.show.to_json() if self.show else None,
             "episodes": [e.to_json() for e in self.episodes],
             "next": [n if isinstance(n, str) else _request_json(n) for n in self.next],
         }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
 
 def _request_json(request: Request) -> dict[str, Any]:
