@@ -308,7 +308,7 @@ def nuxt_state(html: str) -> Any | None:
     devalue's `(function(a,b,…){…return {…}}(…))`, names bound to the arguments). None when
     the page has none or it is in a form the reader does not know. The reader itself lives
     in adapters/nuxt.py."""
-    from adapters.nuxt import nuxt_state as read
+    from adapters._nuxt import nuxt_state as read
 
     return read(html)
 
