@@ -276,7 +276,7 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
             # client-side paginator: one capture per page state.
             browser = fetchers.browser()
             if isinstance(url, Request) and not url.is_get:
-                return [await browser.fetch_request(url)]
+                return [await browser.fetch_request(url, clear_wait_for=adapter.browser_wait_for)]
             url = Request.of(url).url
             if url in start_urls:
                 return await browser.fetch_pages(
@@ -303,6 +303,11 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
             if capture.headers.get("date"):
                 stored.headers["date"] = capture.headers["date"]
             return [stored]
+        if (stored is not None and not Request.of(url).is_get and capture.status == 200
+                and capture.body == stored.body):
+            # A request with a body has no 304: the same answer to the same body (keyed on
+            # its hash) counts as unchanged, so an unchanged source stays `unchanged`.
+            capture.not_modified = True
         return [capture]
 
     return fetch

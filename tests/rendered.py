@@ -1,5 +1,6 @@
 """A recorded page as Debian Chromium renders it (for "a browser-rendered page parses the
-same" tests; an API recording of a request with a body is sent through Chromium's context). Missing Chromium is a failure, not a skip: CI must run these."""
+same" tests; an API recording of a request with a body is sent through Chromium's context).
+Missing Chromium is a failure, not a skip: CI must run these."""
 
 from __future__ import annotations
 
