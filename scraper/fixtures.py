@@ -97,3 +97,17 @@ def _request(url: str, entry: dict[str, Any] | None) -> Request | None:
     return Request(url=url, method=entry.get("method", "GET").upper(),
                    headers=tuple(sorted((entry.get("headers") or {}).items())),
                    body=body.encode("utf-8") if isinstance(body, str) else None)
+
+
+def case_for_file(path: Path) -> FixtureCase | None:
+    """The recorded case whose file is `path` (`scraper parse` of a recording knows its URL
+    and request from the index), or None."""
+    index = path.resolve().parent / "index.json"
+    if not index.is_file():
+        return None
+    try:
+        cases = load_cases(index.parent.parent)
+    except (ValueError, KeyError, OSError):
+        return None
+    target = path.resolve()
+    return next((c for c in cases if c.path.resolve() == target), None)
