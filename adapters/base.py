@@ -25,7 +25,8 @@ from scraper.normalize import ENGLISH, DateStyle
 # Query parameters that only track the visitor; dropped whenever a URL is stored.
 TRACKING_PARAMS = re.compile(
     r"^(utm_.*|qid|sr|ref|ref_|pf_rd_.*|source_code|share_location|eac_.*|fbclid|gclid|"
-    r"mc_cid|mc_eid|igshid|si|plc|crid|sprefix|keywords)$",
+    r"mc_cid|mc_eid|igshid|si|plc|crid|sprefix|keywords|ref_pageloadid|pageloadid|"
+    r"creativeid)$",
     re.I,
 )
 
@@ -609,14 +610,13 @@ class Adapter:
                         if value not in (None, ""):
                             break
                 elif signal == "text" and (fact.selector or fact.count):
-                    if fact.selector:
-                        node_text = text(tree.css_first(fact.selector))
-                    else:
-                        if page_text is None:
-                            page_text = text(tree.body) or ""
-                        node_text = page_text
+                    node_text = text(tree.css_first(fact.selector)) if fact.selector else None
                     value = (count_from_text(node_text, self.count_words) if fact.count
                              else node_text)
+                    if value is None and fact.count:  # the count's hook renamed: any text
+                        if page_text is None:
+                            page_text = text(tree.body) or ""
+                        value = count_from_text(page_text, self.count_words)
                 elif signal == "url" and fact.url:
                     value = _group(fact.url.search(capture.url), fact.name)
                 if fact.count and isinstance(value, str):

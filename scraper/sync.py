@@ -188,7 +188,7 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
         try:
             captures = prefetched.pop(request_key(page_url), None) or await fetch(page_url)
         except ScraperError as error:
-            if merged is None:
+            if merged is None or not merged.episodes:  # a "partial" of nothing is a failure
                 return _failed(outcome, error)
             partial = error
             break
@@ -198,7 +198,7 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             try:
                 page = parse_capture(adapter, capture)
             except ScraperError as error:
-                if merged is None:
+                if merged is None or not merged.episodes:
                     return _failed(outcome, error)
                 partial = error
                 break
