@@ -48,8 +48,10 @@ def _podcasts(db: sqlite_utils.Database, podcast: int | str | None) -> list[dict
 
 def _latest_listing(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
     marks = ", ".join("?" for _ in GOOD_STATUSES)
+    # An archive written before migration m004 has no warnings column.
+    warnings = "warnings" if "warnings" in db["listings"].columns_dict else "NULL AS warnings"
     rows = list(db.query(
-        "SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, warnings "
+        f"SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, {warnings} "
         f"FROM listings WHERE source_id = ? AND status IN ({marks}) "
         "ORDER BY fetched_at DESC, id DESC LIMIT 1",
         [source_id, *GOOD_STATUSES],
