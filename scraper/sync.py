@@ -21,6 +21,7 @@ from scraper.archive import Archive, SourceOutcome
 from scraper.config import Config, SourceConfig
 from scraper.errors import BlockedError, FetchError, LayoutError, LockedError, ScraperError
 from scraper.models import Capture, Episode, Listing, Request, request_key
+from scraper.normalize import is_strict_prefix
 from scraper.parsing import parse_capture
 
 # A complete listing below these fractions of the last good one, or of the count the
@@ -78,13 +79,16 @@ def merge_episode(old: Episode, new: Episode) -> Episode:
     for name in ("title", "published", "published_raw", "published_flag", "duration_seconds",
                  "duration_raw", "description", "url", "audio_url"):
         value = getattr(new, name)
+        if name == "description" and is_strict_prefix(value, old.description):
+            # A cut of the text we have (an API that stops at 500 characters, where the
+            # page row holds it whole) does not replace it.
+            continue
         if value is not None:
             setattr(old, name, value)
     if new.published is not None:
         old.published_flag = new.published_flag
-    old.description_truncated = (
-        new.description_truncated if new.description is not None else old.description_truncated
-    )
+    if new.description is not None and not is_strict_prefix(new.description, old.description):
+        old.description_truncated = new.description_truncated
     old.extra.update(new.extra)
     return old
 

@@ -146,6 +146,25 @@ def test_sync_through_apollo_gets_the_whole_list(tmp_path, page):
     assert rows(db, "select count(*) from platform_episodes where listed = 1") == [(TOTAL,)]
 
 
+def test_page_rows_keep_the_whole_description_where_the_api_cuts_it(tmp_path):
+    db = tmp_path / "archive.db"
+    with LocalServer() as server:
+        apollo = ApolloPodimo(server, SHOW.path)
+        for offset, raw in list(apollo.answers.items()):
+            data = json.loads(raw)
+            for row in data["data"]["episodes"]:
+                row["description"] = row["description"][:500]  # as the real API cuts it
+            apollo.answers[offset] = json.dumps(data).encode()
+        summary = sync(config(apollo), db)
+    assert summary.sources[0].status == "ok" and summary.sources[0].listed == TOTAL
+    page_rows = {e["id"]: e["description"] for e in SHOW.expected_json()["episodes"]}
+    got = dict(rows(db, "select episode_id, description from platform_episodes"))
+    for episode_id, whole in page_rows.items():
+        assert len(whole) > 500 and got[episode_id] == whole
+    cut = [d for i, d in got.items() if i not in page_rows and len(d) == 500]
+    assert len(cut) > 20  # the rest are the API's cut texts
+
+
 # ---------------------------------------------------------------------------------------------
 # Captures keep the request; reuse and reparse look them up by it
 
