@@ -195,6 +195,10 @@ def test_captures_record_method_and_body(synced):
         ("POST", "https://graphql.podimo.com/graphql")}
     assert all(json.loads(g[2]) == {"content-type": "application/json"} and g[3]
                for g in got[1:])
+    # Datasette describes the new columns.
+    metadata = json.loads((Path(__file__).parent.parent / "data" / "metadata.json").read_text())
+    described = metadata["databases"]["archive"]["tables"]["captures"]["columns"]
+    assert all(described.get(c) for c in ("method", "request_sha256", "request_headers"))
 
 
 def test_latest_capture_is_keyed_on_the_body(synced):
