@@ -570,3 +570,19 @@ def test_a_show_without_episodes_is_empty_not_a_layout_error():
     drifted = parse_capture(ADAPTER, replace(capture, body=body.encode()))
     assert drifted.show.claimed_count == 12 and drifted.next == listing.next
     assert drifted.warnings and drifted.warnings[0].startswith("layout_drift:")
+
+
+def test_graphql_rows_in_the_podcast_episodes_shape_read_the_same():
+    """Rows shaped as the site's own `podcastEpisodes` query (research §9) parse too."""
+    source = json.loads(BY_NAME["graphql-000"].path.read_text("utf-8"))["data"]["episodes"][:3]
+    rows = [{"id": r["id"], "title": r["title"], "description": r["description"],
+             "datetime": r["publishedOn"], "publishDatetime": r["publishedOn"],
+             "podcastId": "15a05b3a-df6c-533b-a4fa-4bc20c767c79",
+             "podcastName": "AI Post Transformers", "status": "PUBLISHED", "tags": [],
+             "imageUrl": r["coverImage"], "deepLink": None} for r in source]
+    body = json.dumps({"data": {"podcastEpisodes": rows}}).encode()
+    listing = parse("graphql-000", body)
+    expected = parse("graphql-000").episodes[:3]
+    assert [(e.id, e.title, e.published, e.description) for e in listing.episodes] == [
+        (e.id, e.title, e.published, e.description) for e in expected]
+    assert listing.next == []  # a short page ends the paging
