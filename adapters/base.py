@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from scraper.errors import BlockedError, FetchError, LayoutError
-from scraper.models import Capture, Listing
+from scraper.models import Capture, Listing, Request
 from scraper.normalize import ENGLISH, DateStyle
 
 # Query parameters that only track the visitor; dropped whenever a URL is stored.
@@ -648,6 +648,11 @@ class Adapter:
 
     def blocked_error(self, capture: Capture, what: str) -> BlockedError:
         return BlockedError(f"{self.name}: {what} at {capture.url}")
+
+    def older_forms(self, request: str | Request) -> list[str | Request]:
+        """Earlier forms of the same request (a GET this adapter used to send where it now
+        sends a POST), so `scraper reparse` still finds captures stored before the change."""
+        return []
 
 
 def _group(match: re.Match[str] | None, name: str) -> str | None:

@@ -154,6 +154,19 @@ class PodimoAdapter(Adapter):
         match = SHOW_URL.match(url) or EPISODE_URL.match(url)
         return match.group("region") if match else ""
 
+    def older_forms(self, request: str | Request) -> list[str | Request]:
+        """The GET form of a GraphQL page, as archives before the POST hold it."""
+        sent = Request.of(request)
+        body = sent.json_body()
+        if not (GRAPHQL_URL.match(sent.url) and isinstance(body, dict)):
+            return []
+        variables = body.get("variables") or {}
+        try:
+            return [graphql_url(str(variables["podcastId"]), int(variables.get("offset", 0)),
+                                int(variables.get("limit", PAGE_SIZE)))]
+        except (KeyError, TypeError, ValueError):
+            return []
+
     # -- Responses ------------------------------------------------------------------------------
 
     def parse(self, capture: Capture) -> Listing:

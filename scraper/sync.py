@@ -451,9 +451,13 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
         for source_id, url, platform_name, podcast_name, _ in rows:
             adapter = adapters.get(platform_name)
 
-            async def stored(page_url: str | Request,
-                             source_id: int = source_id) -> list[Capture]:
+            async def stored(page_url: str | Request, source_id: int = source_id,
+                             adapter: Adapter = adapter) -> list[Capture]:
                 capture = archive.latest_capture(page_url, source_id)
+                for older in adapter.older_forms(page_url) if capture is None else []:
+                    capture = archive.latest_capture(older, source_id)
+                    if capture is not None:
+                        break
                 if capture is None:
                     raise FetchError(f"no stored capture of {Request.of(page_url).describe()} "
                                      f"(reparse never fetches)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import zlib
 from pathlib import Path
 
 import httpx
@@ -306,3 +307,23 @@ def test_parse_of_a_post_recording_knows_its_request_from_the_index():
     (following,) = got["next"]
     assert following["method"] == "POST"
     assert json.loads(following["body"])["variables"]["offset"] == 200
+
+
+def test_reparse_finds_captures_stored_in_the_older_get_form(tmp_path):
+    """An archive from before the POST holds the GraphQL pages as GETs (`?query=&variables=`):
+    reparse still reads them, through the adapter's older form of each request."""
+    db = tmp_path / "archive.db"
+    with LocalServer() as server:
+        summary = sync(config(ApolloPodimo(server, SHOW.path)), db)
+    assert summary.sources[0].status == "ok"
+    with sqlite3.connect(db) as conn:
+        for capture_id, body in conn.execute(
+                "select c.id, b.compressed from captures c join bodies b "
+                "on b.sha256 = c.request_sha256 where c.method = 'POST'").fetchall():
+            variables = json.loads(zlib.decompress(body))["variables"]
+            old_url = graphql_url(variables["podcastId"], variables["offset"])
+            conn.execute("update captures set method = NULL, request_sha256 = NULL, "
+                         "request_headers = NULL, url = ? where id = ?", [old_url, capture_id])
+    report = reparse(db).sources[0]
+    assert report.status == "ok", report.error
+    assert report.listed == TOTAL
