@@ -175,6 +175,7 @@ def parse(
 
     import adapters
     from scraper.errors import ScraperError
+    from scraper.fixtures import case_for_file
     from scraper.models import Capture
     from scraper.parsing import parse_capture
 
@@ -190,6 +191,14 @@ def parse(
                     ".rss": "application/rss+xml"}.get(suffix, "text/html; charset=utf-8")
     capture = Capture(url=url or file.resolve().as_uri(), status=200, body=file.read_bytes(),
                       fetched_at=moment, headers={"content-type": content_type})
+    recorded = case_for_file(file)
+    if recorded is not None and recorded.platform == adapter.name:
+        # A recording: its index entry says which URL (and request: method, body) it answers.
+        capture = recorded.capture()
+        if url:
+            capture.url = capture.final_url = url
+        if fetched_at:
+            capture.fetched_at = moment
     try:
         listing = parse_capture(adapter, capture)
     except ScraperError as error:

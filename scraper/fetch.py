@@ -25,7 +25,7 @@ import httpx
 from protego import Protego
 
 from scraper.errors import FetchError, RobotsDisallowed
-from scraper.models import Capture
+from scraper.models import Capture, Request
 from scraper.routes import Routes
 
 log = logging.getLogger("scraper.fetch")
@@ -222,30 +222,40 @@ class Fetcher:
 
     async def fetch(
         self,
-        url: str,
+        target: str | Request,
         *,
         etag: str | None = None,
         last_modified: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> Capture:
-        """GET `url` (a platform URL), following redirects. 4xx answers come back as
-        captures; connection failures, exhausted retries, oversized bodies, bad redirects
-        and robots.txt refusals raise FetchError (RobotsDisallowed for the latter)."""
-        request_headers = dict(headers or {})
-        if etag:
-            request_headers["If-None-Match"] = etag
-        if last_modified:
-            request_headers["If-Modified-Since"] = last_modified
+        """GET `target` (a platform URL), or send it (a `Request` with method, headers and
+        body), following redirects. 4xx answers come back as captures; connection failures,
+        exhausted retries, oversized bodies, bad redirects and robots.txt refusals raise
+        FetchError (RobotsDisallowed for the latter). Conditional headers (`etag`,
+        `last_modified`) go only with a GET: on a POST they would ask something else."""
+        request = Request.of(target)
+        url = request.url
+        request_headers = {**dict(request.headers), **(headers or {})}
+        if request.is_get:
+            if etag:
+                request_headers["If-None-Match"] = etag
+            if last_modified:
+                request_headers["If-Modified-Since"] = last_modified
+        method = request.method.upper()
+        sent_headers = dict(request.headers)
         try:
             final_url, response = await self._follow(
-                url, request_headers, max_bytes=self.policy.max_bytes, check_robots=True
+                url, request_headers, max_bytes=self.policy.max_bytes, check_robots=True,
+                method=method, body=request.body,
             )
         except FetchError as error:
             last = getattr(error, "response", None)
             if last is not None:
                 error.capture = Capture(url=url, status=last.status, body=last.body,
                                         fetched_at=last.fetched_at, headers=last.headers,
-                                        final_url=url, via="http")
+                                        final_url=url, via="http", method=method,
+                                        request_body=request.body,
+                                        request_headers=sent_headers)
             raise
         return Capture(
             url=url,
@@ -256,6 +266,9 @@ class Fetcher:
             final_url=final_url,
             not_modified=response.status == 304,
             via="http",
+            method=method,
+            request_body=request.body,
+            request_headers=sent_headers,
         )
 
     # -- redirects ----------------------------------------------------------------------------
@@ -268,6 +281,8 @@ class Fetcher:
         max_bytes: int,
         check_robots: bool,
         truncate: bool = False,
+        method: str = "GET",
+        body: bytes | None = None,
     ) -> tuple[str, _Response]:
         """Request `url` and the redirects it leads to; returns (final platform URL, response)."""
         current = _strip_fragment(url)
@@ -280,7 +295,8 @@ class Fetcher:
             routed = self.routes.apply(current)
             _check_scheme(routed, "routed URL")
             response = await self._request(
-                current, routed, headers, max_bytes=max_bytes, truncate=truncate
+                current, routed, headers, max_bytes=max_bytes, truncate=truncate,
+                method=method, body=body,
             )
             location = response.headers.get("location")
             if response.status not in REDIRECT_STATUSES or not location:
@@ -300,6 +316,10 @@ class Fetcher:
                 raise _RedirectError(f"{url}: redirect loop at {target}", url=url)
             if _host_key(target) != _host_key(current):
                 headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+            if response.status in (301, 302, 303) and method != "GET":
+                # As browsers do: 307/308 repeat the request, the others turn it into a GET.
+                method, body = "GET", None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
             log.debug("redirect %s %s -> %s", response.status, current, target)
             current = target
 
@@ -337,9 +357,12 @@ class Fetcher:
         *,
         max_bytes: int,
         truncate: bool,
+        method: str = "GET",
+        body: bytes | None = None,
     ) -> _Response:
-        """One GET of `routed` (standing for platform URL `url`), retried on connection
-        errors, 5xx, 408 and 429. Politeness is keyed on the platform host."""
+        """One request (a GET unless told) of `routed` (standing for platform URL `url`),
+        retried on connection errors, 5xx, 408 and 429. Politeness is keyed on the platform
+        host."""
         attempts = self.policy.retries + 1
         last_error: httpx.TransportError | None = None
         status: int | None = None
@@ -347,11 +370,12 @@ class Fetcher:
             more = attempt + 1 < attempts
             async with self._slot(_host_key(url)) as host:
                 self.requests_made += 1
-                log.debug("GET %s%s (attempt %d)", url, f" via {routed}" if routed != url else "",
-                          attempt + 1)
+                log.debug("%s %s%s (attempt %d)", method, url,
+                          f" via {routed}" if routed != url else "", attempt + 1)
                 try:
                     response = await self._get(
-                        routed, url, headers, max_bytes=max_bytes, truncate=truncate
+                        routed, url, headers, max_bytes=max_bytes, truncate=truncate,
+                        method=method, content=body,
                     )
                 except httpx.TransportError as exc:
                     last_error, status = exc, None
@@ -397,10 +421,13 @@ class Fetcher:
         *,
         max_bytes: int,
         truncate: bool,
+        method: str = "GET",
+        content: bytes | None = None,
     ) -> _Response:
-        """Send one GET and read its body, decompressed, up to `max_bytes`."""
+        """Send one request and read its body, decompressed, up to `max_bytes`."""
         try:
-            async with self._client.stream("GET", routed, headers=headers) as response:
+            async with self._client.stream(method, routed, headers=headers,
+                                           content=content) as response:
                 fetched_at = datetime.now(UTC)
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
                 status = response.status_code

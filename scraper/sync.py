@@ -20,7 +20,8 @@ from adapters.base import Adapter
 from scraper.archive import Archive, SourceOutcome
 from scraper.config import Config, SourceConfig
 from scraper.errors import BlockedError, FetchError, LayoutError, LockedError, ScraperError
-from scraper.models import Capture, Episode, Listing
+from scraper.models import Capture, Episode, Listing, Request, request_key
+from scraper.normalize import is_strict_prefix
 from scraper.parsing import parse_capture
 
 # A complete listing below these fractions of the last good one, or of the count the
@@ -31,7 +32,7 @@ MAX_CONCURRENT_SOURCES = 8
 
 # Fetch one URL for a source: returns one or more captures (a browser paginator yields
 # one per page state).
-PageFetcher = Callable[[str], Awaitable[list[Capture]]]
+PageFetcher = Callable[[str | Request], Awaitable[list[Capture]]]
 
 
 @dataclass
@@ -78,13 +79,16 @@ def merge_episode(old: Episode, new: Episode) -> Episode:
     for name in ("title", "published", "published_raw", "published_flag", "duration_seconds",
                  "duration_raw", "description", "url", "audio_url"):
         value = getattr(new, name)
+        if name == "description" and is_strict_prefix(value, old.description):
+            # A cut of the text we have (an API that stops at 500 characters, where the
+            # page row holds it whole) does not replace it.
+            continue
         if value is not None:
             setattr(old, name, value)
     if new.published is not None:
         old.published_flag = new.published_flag
-    old.description_truncated = (
-        new.description_truncated if new.description is not None else old.description_truncated
-    )
+    if new.description is not None and not is_strict_prefix(new.description, old.description):
+        old.description_truncated = new.description_truncated
     old.extra.update(new.extra)
     return old
 
@@ -135,16 +139,17 @@ def check_plausible(listing: Listing, previous: int | None) -> None:
                           f"{claimed}; has the page layout changed?")
 
 
-async def _revalidate(chain: list[str], fetch: PageFetcher) -> tuple[bool, dict]:
+async def _revalidate(chain: list[str | Request], fetch: PageFetcher) -> tuple[bool, dict]:
     """Conditionally re-fetch the pages of the last complete listing. True when every one
-    answered 304; the captures fetched so far are handed back for reuse either way."""
-    fetched: dict[str, list[Capture]] = {}
-    for page_url in chain:
+    answered 304; the captures fetched so far are handed back for reuse either way (keyed
+    on the request: url, method, body hash)."""
+    fetched: dict[tuple, list[Capture]] = {}
+    for page in chain:
         try:
-            captures = await fetch(page_url)
+            captures = await fetch(page)
         except ScraperError:
             return False, fetched  # the full pass fetches it again and records the error
-        fetched[page_url] = captures
+        fetched[request_key(page)] = captures
         if not all(c.not_modified for c in captures):
             return False, fetched
     return bool(fetched), fetched
@@ -152,7 +157,7 @@ async def _revalidate(chain: list[str], fetch: PageFetcher) -> tuple[bool, dict]
 
 async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: PageFetcher,
                          previous: dict[str, Any] | None, *,
-                         chain: list[str] | None = None) -> SourceOutcome:
+                         chain: list[str | Request] | None = None) -> SourceOutcome:
     """Fetch and parse every page of one source. Writes nothing.
 
     `previous` is the source's last good listing (its count guards against a listing that
@@ -160,7 +165,7 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
     first: if all are unchanged, nothing is parsed and the source is reported unchanged."""
     outcome = SourceOutcome(source_id=source_id, status="ok")
     previous_count = previous["listed_count"] if previous else None
-    prefetched: dict[str, list[Capture]] = {}
+    prefetched: dict[tuple, list[Capture]] = {}
     if chain and previous:
         unchanged, prefetched = await _revalidate(chain, fetch)
         if unchanged:
@@ -170,21 +175,22 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             outcome.previous_listed = previous["listed_count"]
             outcome.previous_claimed = previous["claimed_count"]
             return outcome
-    queue = deque(adapter.start_urls(url))
-    seen: set[str] = set()
+    queue: deque[str | Request] = deque(adapter.start_urls(url))
+    # Keyed on the request, not the URL: one GraphQL endpoint answers many POST bodies.
+    seen: set[tuple] = set()
     merged: Listing | None = None
     partial: ScraperError | None = None
     while queue:
         page_url = queue.popleft()
-        if page_url in seen:
+        if request_key(page_url) in seen:
             continue
-        seen.add(page_url)
+        seen.add(request_key(page_url))
         if outcome.pages >= adapter.max_pages:
             if merged is not None:
                 merged.incomplete_reason = f"stopped after {adapter.max_pages} pages"
             break
         try:
-            captures = prefetched.pop(page_url, None) or await fetch(page_url)
+            captures = prefetched.pop(request_key(page_url), None) or await fetch(page_url)
         except ScraperError as error:
             if merged is None or not merged.episodes:  # a "partial" of nothing is a failure
                 return _failed(outcome, error)
@@ -201,7 +207,7 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
                 partial = error
                 break
             merged = merge_page(merged, page)
-            queue.extend(n for n in page.next if n not in seen)
+            queue.extend(n for n in page.next if request_key(n) not in seen)
         if partial:
             break
     assert merged is not None  # start_urls is never empty
@@ -267,12 +273,15 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
     use_browser = (source.fetch or adapter.fetch_mode) == "browser"
     start_urls = set(adapter.start_urls(source.url))
 
-    async def fetch(url: str) -> list[Capture]:
+    async def fetch(url: str | Request) -> list[Capture]:
         if use_browser:
             # A bot wall answers plain clients on every page, so a browser source fetches
             # all its pages (and API calls) through the browser. The start page may have a
             # client-side paginator: one capture per page state.
             browser = fetchers.browser()
+            if isinstance(url, Request) and not url.is_get:
+                return [await browser.fetch_request(url, clear_wait_for=adapter.browser_wait_for)]
+            url = Request.of(url).url
             if url in start_urls:
                 return await browser.fetch_pages(
                     url, wait_for=adapter.browser_wait_for, click_next=adapter.browser_next
@@ -298,6 +307,11 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
             if capture.headers.get("date"):
                 stored.headers["date"] = capture.headers["date"]
             return [stored]
+        if (stored is not None and not Request.of(url).is_get and capture.status == 200
+                and capture.body == stored.body):
+            # A request with a body has no 304: the same answer to the same body (keyed on
+            # its hash) counts as unchanged, so an unchanged source stays `unchanged`.
+            capture.not_modified = True
         return [capture]
 
     return fetch
@@ -442,10 +456,16 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
         for source_id, url, platform_name, podcast_name, _ in rows:
             adapter = adapters.get(platform_name)
 
-            async def stored(page_url: str, source_id: int = source_id) -> list[Capture]:
+            async def stored(page_url: str | Request, source_id: int = source_id,
+                             adapter: Adapter = adapter) -> list[Capture]:
                 capture = archive.latest_capture(page_url, source_id)
+                for older in adapter.older_forms(page_url) if capture is None else []:
+                    capture = archive.latest_capture(older, source_id)
+                    if capture is not None:
+                        break
                 if capture is None:
-                    raise FetchError(f"no stored capture of {page_url} (reparse never fetches)")
+                    raise FetchError(f"no stored capture of {Request.of(page_url).describe()} "
+                                     f"(reparse never fetches)")
                 capture.not_modified = True  # already stored: don't store it again
                 return [capture]
 
