@@ -436,11 +436,17 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8001,
 ) -> None:
     """Browse the archive in Datasette, with facets, search and canned reports."""
+    from scraper.datasette import exit_code, port_in_use
     from scraper.datasette import serve as run_datasette
 
     db_path = _db_path(db, config)
     _open_existing(db_path).close()
-    run_datasette(db_path, host=host, port=port)
+    if port_in_use(host, port):
+        raise _fail(f"port {port} on {host} is in use (another `scraper serve`?): stop it or "
+                    f"pick another --port")
+    process = run_datasette(db_path, host=host, port=port)
+    # Datasette's own exit code (a port taken in between is its error, non-zero).
+    raise typer.Exit(exit_code(process.returncode))
 
 
 def version_callback(value: bool) -> None:
