@@ -162,7 +162,10 @@ async def check_address(url: str) -> None:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, None, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            raise FetchError(f"{url}: cannot resolve {host} ({exc})", url=url) from None
+            # Unresolvable here is unreachable there too: the request itself then fails
+            # (and is retried) like any connection failure.
+            log.debug("%s: cannot resolve %s (%s)", url, host, exc)
+            return
         addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     for address in addresses:
         reason = refused_reason(address)

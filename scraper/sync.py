@@ -358,6 +358,7 @@ class _Fetchers:
 
             options = dict(self.config.browser)
             options.setdefault("min_delay", self.config.fetch.get("min_delay", 1.0))
+            options.setdefault("allow_private", self.config.fetch.get("allow_private", False))
             env = os.environ.get("SCRAPER_CHROMIUM")
             if env:
                 options["executable_path"] = env

@@ -2,8 +2,10 @@
 
 pytest makes itself a child subreaper (Linux), so a grandchild whose parent died (a
 Datasette orphaned by a killed `scraper serve`) is re-parented here instead of to init, and
-is seen. After each test, processes that became our children during it and are still
-running (after a short grace for ones already stopping) fail the test, and are killed.
+is seen. After each test module, processes that became our children during it and are
+still running (after a short grace for ones already stopping) fail its last test, and are
+killed. (Per module, not per test: a module-scoped fixture such as a shared browser may
+start its processes lazily inside a test and rightly keep them until the module ends.)
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def no_process_left_behind() -> Iterator[None]:
     if not Path("/proc").is_dir():
         yield
