@@ -80,5 +80,5 @@ def no_process_left_behind() -> Iterator[None]:
             os.kill(pid, signal.SIGKILL)
         _reap(pid)
     if left:
-        pytest.fail("the test left processes running: " + "; ".join(
+        pytest.fail("tests in this module left processes running: " + "; ".join(
             f"{pid} {command[:120]}" for pid, (_, command) in left.items()), pytrace=False)
