@@ -331,9 +331,16 @@ def demo(
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
+    from scraper.errors import ArchiveError, LockedError
+
     with serve_recordings() as server:
         settings = demo_config(server, db)
-        summary = _run_with_progress(settings, db, quiet=as_json)
+        try:
+            summary = _run_with_progress(settings, db, quiet=as_json)
+        except LockedError as error:
+            raise _fail(str(error), EXIT_LOCKED) from None
+        except ArchiveError as error:
+            raise _fail(f"{error} (or run `scraper demo --fresh`)", EXIT_ARCHIVE) from None
     _print_summary(summary, as_json)
     if not as_json:
         typer.echo(f"\nNext: scraper diff --db {db}   |   scraper episodes --db {db}   |   "

@@ -166,7 +166,8 @@ async def check_address(url: str) -> None:
             # (and is retried) like any connection failure.
             log.debug("%s: cannot resolve %s (%s)", url, host, exc)
             return
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        # IPv6 link-local answers carry a zone ("fe80::1%eth0").
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
         reason = refused_reason(address)
         if reason:

@@ -92,9 +92,10 @@ def crash_message(exc: BaseException, doing: str) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if f.filename.startswith(str(ROOT))
             and "site-packages" not in f.filename]
-    frame = (ours or frames or [None])[-1]
+    chosen = ours or list(frames)
     where = ""
-    if frame is not None:
+    if chosen:
+        frame = chosen[-1]
         path = Path(frame.filename)
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         where = f" at {shown}:{frame.lineno}"
