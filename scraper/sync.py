@@ -570,6 +570,8 @@ async def run_sync(
                 try:
                     outcome = await collect_source(adapter, source.url, source_id, fetch,
                                                    previous, chain=chain, deadline=deadline)
+                except sqlite3.Error as error:  # reading the archive: a fault, not the source's
+                    raise describe(error, db_path) from None
                 except Exception as exc:  # noqa: BLE001 - one bad source never stops the run
                     outcome = _failed(SourceOutcome(source_id=source_id, status="failed"),
                                       ParseError(crash_message(
@@ -603,6 +605,10 @@ async def run_sync(
         reports.sort(key=lambda r: order[(r.podcast, r.url)])
         return SyncSummary(run_id=run_id, status=status, db=str(db_path), sources=reports,
                            reconciled=reconciled)
+    except sqlite3.Error as error:
+        if run_id is not None:
+            _close_failed(archive, run_id, outcomes, error)
+        raise describe(error, db_path) from None
     except Exception as error:
         if run_id is not None:
             _close_failed(archive, run_id, outcomes, error)
@@ -625,13 +631,15 @@ def reparse(db_path: Path, *, podcast: str | None = None,
 async def _run_reparse(db_path: Path, *, podcast: str | None,
                        platform: str | None) -> SyncSummary:
     lock, archive = open_archive(db_path)
+    run_id: int | None = None
+    outcomes: list[SourceOutcome] = []
     try:
         run_id = archive.start_run("reparse", os.getpid())
         sql = ("select s.id, s.url, s.platform, p.name, p.id from sources s "
                "join podcasts p on p.id = s.podcast_id order by s.id")
         rows = [r for r in archive.db.execute(sql).fetchall()
                 if (not podcast or r[3] == podcast) and (not platform or r[2] == platform)]
-        reports, outcomes = [], []
+        reports = []
         for source_id, url, platform_name, podcast_name, _ in rows:
             adapter = adapters.get(platform_name)
 
@@ -646,7 +654,7 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
                                            archive.last_good_listing(source_id))
             if outcome.status == "unchanged":
                 outcome.status = "ok"
-            archive.record_source(run_id, outcome)
+            _record(archive, run_id, outcome, url)
             outcomes.append(outcome)
             reports.append(_report(
                 SourceConfig(podcast=podcast_name, url=url, platform=platform_name), outcome))
@@ -656,6 +664,14 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
         status = archive.finish_run(run_id, outcomes)
         return SyncSummary(run_id=run_id, status=status, db=str(db_path), sources=reports,
                            reconciled=reconciled)
+    except sqlite3.Error as error:
+        if run_id is not None:
+            _close_failed(archive, run_id, outcomes, error)
+        raise describe(error, db_path) from None
+    except Exception as error:
+        if run_id is not None:
+            _close_failed(archive, run_id, outcomes, error)
+        raise
     finally:
         archive.close()
         lock.release()
