@@ -373,3 +373,22 @@ def test_disk_full_on_the_command_line(feeds, tmp_path, monkeypatch):
     debug = CliRunner().invoke(app, ["--debug", "sync", "--config", str(config), "--db",
                                      str(db), "--json"])
     assert debug.exit_code == 5 and "Traceback" in debug.output
+
+
+def test_a_next_page_on_a_private_address_is_refused_and_the_listing_partial(feeds, tmp_path):
+    feeds.serve("show", render(items(3)).replace(
+        b"<channel>", b'<channel><atom:link xmlns:atom="http://www.w3.org/2005/Atom" '
+        b'rel="next" href="http://169.254.169.254/latest/meta-data/"/>', 1))
+    # The show is reached through a route (trusted); its `next` points at the metadata address.
+    config = parse_config({
+        "podcasts": [{"name": "Show", "sources": [
+            {"url": "https://show.example/show.xml", "platform": "rss"}]}],
+        "routes": {"https://show.example": feeds.server.base},
+        "fetch": {**FAST, "allow_private": False},
+    })
+    db = tmp_path / "a.db"
+    summary = sync(config, db)
+    (report,) = summary.sources
+    assert report.status == "partial" and report.listed == 3
+    assert "169.254.169.254 is a link-local address" in report.error
+    assert rows(db, "select url from captures") == [("https://show.example/show.xml",)]
