@@ -154,6 +154,8 @@ def test_public_addresses_pass(address: str) -> None:
 @pytest.mark.parametrize("url", [
     "http://169.254.169.254/latest/meta-data/", "http://[fd00::1]/x", "http://[::1]:9/x",
     "http://10.0.0.1/x", "http://0.0.0.0:9/x",
+    # Other spellings of loopback resolve to it, and are refused as such.
+    "http://2130706433:9/x", "http://0x7f.0.0.1:9/x", "http://localhost:9/x",
 ])
 def test_a_source_on_a_private_address_is_refused(url: str) -> None:
     with pytest.raises(AddressRefused, match="allow_private = true"):
