@@ -20,8 +20,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 from protego import Protego
 
@@ -151,21 +153,20 @@ def refused_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | N
     return None
 
 
-async def check_address(url: str) -> None:
-    """Refuse `url` when its host is, or resolves to, a non-public address. Every address
-    the name resolves to must be public (a name with one private answer is refused)."""
-    host = urlsplit(url).hostname or ""
+async def public_addresses(host: str, url: str) -> list[str] | None:
+    """The addresses `host` resolves to, all public, or AddressRefused naming the first that
+    is not (a name with one private answer is refused). None when it does not resolve:
+    unresolvable here is unreachable there too, so the request fails (and is retried) like
+    any connection failure."""
     try:
-        addresses = [ipaddress.ip_address(host)]
+        addresses = [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, None, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            # Unresolvable here is unreachable there too: the request itself then fails
-            # (and is retried) like any connection failure.
             log.debug("%s: cannot resolve %s (%s)", url, host, exc)
-            return
+            return None
         # IPv6 link-local answers carry a zone ("fe80::1%eth0").
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
@@ -175,6 +176,64 @@ async def check_address(url: str) -> None:
             raise AddressRefused(
                 f"{url}: refused: {shown} is {reason}; set [fetch] allow_private = true "
                 f"or route it ([routes]) if you mean to fetch it", url=url)
+    return list(dict.fromkeys(str(a) for a in addresses))
+
+
+async def check_address(url: str) -> None:
+    """Refuse `url` when its host is, or resolves to, a non-public address."""
+    await public_addresses(urlsplit(url).hostname or "", url)
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to public addresses, except to the hosts routes point at: the name is
+    resolved here and the connection made to the address that was checked, so a name that
+    answers differently the second time (DNS rebinding) cannot slip past the check made
+    before the request."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, trusted: set[tuple[str, int]]):
+        self._inner = inner
+        self._trusted = trusted
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        addresses = None
+        if (host.lower(), port) not in self._trusted:
+            addresses = await public_addresses(host, f"connecting to {host}:{port}")
+        last: Exception | None = None
+        for address in addresses or [host]:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address,
+                                                     socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _guarded_transport(routes: Routes) -> httpx.AsyncHTTPTransport:
+    """httpx's transport with the connection-time address guard (httpx has no public hook
+    for it: the pool's backend is swapped; without that pool the pre-request check stands
+    alone)."""
+    transport = httpx.AsyncHTTPTransport()
+    pool = getattr(transport, "_pool", None)
+    inner = getattr(pool, "_network_backend", None)
+    if inner is not None:
+        trusted = set()
+        for _, base in routes.items():
+            parts = urlsplit(base)
+            if parts.hostname:
+                default = 443 if parts.scheme == "https" else 80
+                trusted.add((parts.hostname.lower(), parts.port or default))
+        pool._network_backend = _GuardedBackend(inner, trusted)  # type: ignore[union-attr]
+    return transport
 
 
 def _host_key(url: str) -> str:
@@ -281,6 +340,7 @@ class Fetcher:
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._client = httpx.AsyncClient(
+            transport=None if self.policy.allow_private else _guarded_transport(self.routes),
             follow_redirects=False,  # every hop is re-checked for scheme and robots
             timeout=httpx.Timeout(self.policy.timeout),
             headers={"User-Agent": self.policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},

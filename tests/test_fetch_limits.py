@@ -179,6 +179,25 @@ def test_a_redirect_to_a_private_address_is_refused_before_connecting(server: Lo
     assert server.count("/show/meta") == 1
 
 
+def test_the_connection_itself_is_guarded(server: LocalServer, monkeypatch) -> None:
+    """A name may resolve to a public address when checked and to loopback when connected
+    (DNS rebinding): the connection is made only to an address checked at connect time."""
+    server.static("/inside", 200, b"internal", TEXT)
+
+    async def fooled(url: str) -> None:  # the check before the request said "public"
+        return None
+
+    monkeypatch.setattr("scraper.fetch.check_address", fooled)
+    with pytest.raises(AddressRefused, match=r"connecting to localhost:\d+: refused: localhost "
+                                             r"\(127.0.0.1\) is a loopback address"):
+        fetch(f"http://localhost:{server.port}/inside", policy(allow_private=False))
+    assert server.count("/inside") == 0
+    # A route's target host is trusted at connect time too.
+    routes = Routes({"https://show.example": server.base})
+    assert fetch("https://show.example/inside", policy(allow_private=False), routes).body \
+        == b"internal"
+
+
 def test_a_private_source_is_fetched_when_allowed(server: LocalServer) -> None:
     server.static("/open", 200, b"fine", TEXT)
     with pytest.raises(AddressRefused, match="127.0.0.1 is a loopback address"):
