@@ -36,6 +36,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from scraper.errors import FetchError
+from scraper.fetch import check_address
 from scraper.models import Capture
 from scraper.models import Request as FetchRequest
 from scraper.routes import Routes
@@ -95,6 +96,11 @@ class BrowserOptions:
     max_clicks: int = 50  # "next page"/"load more" clicks per page
     min_delay: float = 1.0  # politeness between requests to the same host (page loads/clicks)
     user_agent: str | None = None  # None = Chromium's own
+    # Wall-clock bound on one fetch: load, waits and every click (each wait alone is bounded
+    # by `timeout`, but 50 clicks of 30 s each would hold a source for 25 minutes).
+    page_deadline: float = 180.0
+    # Unrouted requests to loopback, private or link-local addresses are aborted unless set.
+    allow_private: bool = False
 
 
 class _PageState:
@@ -216,6 +222,13 @@ class BrowserFetcher:
                 await route.abort("blockedbyclient")
                 return
             if self.routes.apply(request.url) == request.url:
+                if not self.options.allow_private and request.url.startswith(("http:", "https:")):
+                    try:
+                        await check_address(request.url)
+                    except FetchError as refused:
+                        self._note_route_error(request, str(refused))
+                        await route.abort("addressunreachable")
+                        return
                 await route.continue_()
                 return
             await self._fulfill_routed(route, request)
@@ -230,6 +243,12 @@ class BrowserFetcher:
                     state.route_error = f"routed to {routed}: {reason}"
             with contextlib.suppress(PlaywrightError):
                 await route.abort("failed")
+
+    def _note_route_error(self, request: Request, reason: str) -> None:
+        with contextlib.suppress(PlaywrightError):
+            state = self._states.get(request.frame.page)
+            if state is not None and request.is_navigation_request():
+                state.route_error = reason
 
     async def _fulfill_routed(self, route: Route, request: Request) -> None:
         """Fetch from the routed base but answer the page at the original URL, so its origin,
@@ -356,7 +375,14 @@ class BrowserFetcher:
             page = await context.new_page()
             self._states[page] = _PageState(page)
             try:
-                return await self._drive(page, url, host, wait_for, click_next, every)
+                async with asyncio.timeout(self.options.page_deadline) as scope:
+                    return await self._drive(page, url, host, wait_for, click_next, every)
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+                raise FetchError(
+                    f"browser: {url} did not finish within {self.options.page_deadline:g} s "
+                    f"(page deadline; [browser] page_deadline)", url=url) from None
             finally:
                 self._stamp(host)
                 self._states.pop(page, None)
