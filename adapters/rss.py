@@ -290,7 +290,7 @@ class RssAdapter(Adapter):
 
         document = _Document(capture.body) if self._wants_document(capture.body) else None
         listing.show = self._show(parsed.feed, base, document)
-        listing.next = self._next_pages(parsed.feed, base, capture.url)
+        listing.next = list(self._next_pages(parsed.feed, base, capture.url))
 
         channel_link = listing.show.url
         links = Counter(self._item_link(entry, base) for entry in entries)

@@ -6,6 +6,11 @@ on; anything else is a bug and propagates.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # models is the other half of the base layer; no import at run time
+    from scraper.models import Capture
+
 
 class ScraperError(Exception):
     """Base of everything scraper raises on purpose."""
@@ -30,7 +35,7 @@ class FetchError(ScraperError):
         self.status = status
         # The last error response (a Capture) when the server answered at all: an adapter
         # may recognise it (Amazon serves its captcha with HTTP 503).
-        self.capture = None
+        self.capture: Capture | None = None
 
 
 class RobotsDisallowed(FetchError):
@@ -62,3 +67,17 @@ class LockedError(ScraperError):
     """Another `scraper sync` holds the archive's write lock."""
 
     kind = "locked"
+
+
+class ArchiveError(ScraperError):
+    """The archive file cannot be used: not SQLite, damaged, another program's database,
+    read-only, or the disk is full. Stops the run (exit code 5)."""
+
+    kind = "archive"
+
+
+class ParseError(ScraperError):
+    """An adapter raised something that is not one of ours: a bug in the adapter. The
+    page is kept; the message names the exception and where it was raised."""
+
+    kind = "parse"

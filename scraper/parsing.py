@@ -5,6 +5,8 @@ processes a sync parses in so that fetching goes on while a feed is parsed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import multiprocessing
 import os
 import pickle
@@ -13,6 +15,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
+from multiprocessing import resource_tracker
 
 from adapters.base import Adapter
 from scraper.errors import ScraperError
@@ -94,6 +97,8 @@ class ParsePool:
                 self._learn(adapter, capture, time.perf_counter() - started)
         self.sent += 1
         if self._executor is None:
+            global _open_pools
+            _open_pools += 1
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_start)
@@ -106,6 +111,7 @@ class ParsePool:
             # like any unparsable page; the next one gets a fresh pool.
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+            _release_tracker()
             raise ScraperError(f"{capture.url}: the parser process died while reading this "
                                "page (out of memory or a crash); the next sync tries again"
                                ) from None
@@ -125,6 +131,22 @@ class ParsePool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+            _release_tracker()
+
+
+_open_pools = 0  # pools whose workers run in this process
+
+
+def _release_tracker() -> None:
+    """Spawned workers share their queues' semaphores through multiprocessing's resource
+    tracker, a helper process that otherwise lives as long as this one: stop it once no
+    pool runs (the next pool starts a new one)."""
+    global _open_pools
+    _open_pools -= 1
+    if _open_pools == 0:
+        gc.collect()  # the queues' semaphores unregister when collected
+        with contextlib.suppress(Exception):
+            resource_tracker._resource_tracker._stop()  # type: ignore[attr-defined]
 
 
 _POOL: ContextVar[ParsePool | None] = ContextVar("parse_pool", default=None)

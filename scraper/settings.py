@@ -22,6 +22,9 @@ DEFAULT_USER_AGENT = (
     "scraper/0.1 (+https://github.com/scraper-archive/scraper; podcast listing archiver)"
 )
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
+# Field metadata of a setting that must be above zero (a zero deadline would fail every
+# request); every other number must not be negative.
+ABOVE_ZERO = {"above_zero": True}
 
 
 @dataclass
@@ -30,14 +33,24 @@ class FetchPolicy:
 
     user_agent: str = DEFAULT_USER_AGENT
     min_delay: float = 1.0  # seconds between two requests to the same host
-    timeout: float = 20.0  # connect/read/write timeout
+    timeout: float = field(default=20.0, metadata=ABOVE_ZERO)  # each connect/read/write
     retries: int = 3  # extra attempts on connection errors, 5xx, 429 (and 408)
     backoff_base: float = 0.5  # exponential backoff base, with full jitter
     backoff_max: float = 30.0
     max_retry_after: float = 120.0  # a Retry-After longer than this is clamped
-    max_bytes: int = 50 * 2**20  # cap on the DECOMPRESSED body
+    max_bytes: int = field(default=50 * 2**20, metadata=ABOVE_ZERO)  # of the DECOMPRESSED body
     max_redirects: int = 5
     obey_robots: bool = True
+    # Wall-clock bounds (seconds): one request from connect to its last byte (headers and
+    # every retry-free read included), one source (all its pages), one whole run.
+    request_deadline: float = field(default=60.0, metadata=ABOVE_ZERO)
+    source_deadline: float = field(default=600.0, metadata=ABOVE_ZERO)
+    run_deadline: float = field(default=3600.0, metadata=ABOVE_ZERO)
+    # Seconds of retry waiting (backoff, Retry-After) one source may spend in total.
+    retry_budget: float = 120.0
+    # Loopback, private, link-local and metadata addresses are refused unless this is set
+    # (a routed request's target is trusted: routes are written on purpose).
+    allow_private: bool = False
 
 
 def _default_executable() -> str:
@@ -50,10 +63,15 @@ class BrowserOptions:
 
     # Defaults to $SCRAPER_CHROMIUM when set, else /usr/bin/chromium.
     executable_path: str = field(default_factory=_default_executable)
-    timeout: float = 30.0  # seconds for navigation / waiting
+    timeout: float = field(default=30.0, metadata=ABOVE_ZERO)  # navigation / waiting, s
     max_clicks: int = 50  # "next page"/"load more" clicks per page
     min_delay: float = 1.0  # politeness between requests to the same host (page loads/clicks)
     user_agent: str | None = None  # None = Chromium's own
+    # Wall-clock bound on one fetch: load, waits and every click (each wait alone is bounded
+    # by `timeout`, but 50 clicks of 30 s each would hold a source for 25 minutes).
+    page_deadline: float = field(default=180.0, metadata=ABOVE_ZERO)
+    # Unrouted requests to loopback, private or link-local addresses are aborted unless set.
+    allow_private: bool = False
 
 
 def _type_name(hint: Any) -> str:
@@ -90,6 +108,7 @@ def check_table(table: Any, cls: type, section: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"[{section}] must be a table of settings (key = value lines)")
     known = settings_fields(cls)
+    above_zero = {f.name for f in dataclasses.fields(cls) if f.metadata.get("above_zero")}
     for key, value in table.items():
         if key not in known:
             raise ConfigError(f"[{section}] unknown setting {key!r} "
@@ -97,4 +116,7 @@ def check_table(table: Any, cls: type, section: str) -> dict[str, Any]:
         if not _fits(value, known[key]):
             raise ConfigError(f"[{section}] {key} must be {_type_name(known[key])}, "
                               f"got {value!r}")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and (value < 0 or value == 0 and key in above_zero):
+            raise ConfigError(f"[{section}] {key} must be above zero, got {value!r}")
     return dict(table)

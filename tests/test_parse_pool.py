@@ -144,7 +144,7 @@ def test_a_sync_parses_big_feeds_in_workers_and_stops_them(tmp_path, monkeypatch
         config = parse_config({
             "podcasts": [{"name": name, "sources": [{"url": url, "platform": "rss"}]}
                          for name, url in urls.items()],
-            "fetch": {"min_delay": 0.0, "retries": 1, "timeout": 10.0},
+            "fetch": {"min_delay": 0.0, "retries": 1, "timeout": 10.0, "allow_private": True},
         })
         summary = sync(config, tmp_path / "a.db")
     assert summary.ok
