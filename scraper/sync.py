@@ -177,7 +177,7 @@ def merge_episode(old: Episode, new: Episode) -> Episode:
     """The same episode seen on two pages (e.g. the HTML row and the API row): values the
     later page has win, values only the earlier page has are kept."""
     for name in ("title", "published", "published_raw", "published_flag", "duration_seconds",
-                 "duration_raw", "description", "url", "audio_url"):
+                 "duration_raw", "description", "url", "audio_url", "guid"):
         value = getattr(new, name)
         if name == "description" and is_strict_prefix(value, old.description):
             # A cut of the text we have (an API that stops at 500 characters, where the
@@ -187,6 +187,12 @@ def merge_episode(old: Episode, new: Episode) -> Episode:
             setattr(old, name, value)
     if new.published is not None:
         old.published_flag = new.published_flag
+    if new.duration_seconds is not None:  # its precision and flag go with the value
+        old.duration_precision, old.duration_flag = new.duration_precision, new.duration_flag
+    old.links += [link for link in new.links if link not in old.links]
+    old.control_characters_removed += [
+        name for name in new.control_characters_removed
+        if name not in old.control_characters_removed]
     if new.description is not None and not is_strict_prefix(new.description, old.description):
         old.description_truncated = new.description_truncated
     old.extra.update(new.extra)

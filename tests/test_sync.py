@@ -257,3 +257,20 @@ def test_cli_sync_json_and_exit_codes(feeds, tmp_path):
     assert failed.returncode == 1
     usage = run_cli("sync", "--config", str(tmp_path / "missing.toml"))
     assert usage.returncode == 2 and "no sources file" in usage.stderr
+
+
+def test_merging_two_pages_keeps_the_typed_fields_together():
+    from scraper.models import Episode
+    from scraper.sync import merge_episode
+
+    page_row = Episode(id="e1", title="One", duration_seconds=1680, duration_precision=60,
+                       links=["https://arxiv.org/abs/1"], control_characters_removed=["title"])
+    api_row = Episode(id="e1", duration_seconds=1693, duration_precision=1, guid="g-1",
+                      links=["https://arxiv.org/abs/1", "https://x.org/notes"])
+    merged = merge_episode(page_row, api_row)
+    assert (merged.duration_seconds, merged.duration_precision) == (1693, 1)
+    assert merged.guid == "g-1" and merged.title == "One"
+    assert merged.links == ["https://arxiv.org/abs/1", "https://x.org/notes"]
+    assert merged.control_characters_removed == ["title"]
+    unread = Episode(id="e1", duration_raw="??", duration_flag="unparsed")
+    assert merge_episode(merged, unread).duration_flag is None  # 1693 s still stands
