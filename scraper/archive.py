@@ -105,6 +105,13 @@ def m003_reconcile_marks(db: sqlite_utils.Database) -> None:
     db["reconcile_marks"].create({"podcast_id": int, "mark": int}, pk="podcast_id")
 
 
+@migrations()
+def m004_listing_warnings(db: sqlite_utils.Database) -> None:
+    # What an adapter could not read on a listing that is still complete ("layout_drift: ...");
+    # one warning per line, NULL when none.
+    db["listings"].add_column("warnings", str)
+
+
 @dataclass
 class SourceOutcome:
     """What a sync learned about one source, ready to be written in one transaction."""
@@ -315,7 +322,9 @@ class Archive:
                  "show_title": show.title if show else None,
                  "show_author": show.author if show else None,
                  "show_description": show.description if show else None,
-                 "incomplete_reason": listing.incomplete_reason if listing else None}
+                 "incomplete_reason": listing.incomplete_reason if listing else None,
+                 "warnings": "\n".join(listing.warnings) if listing and listing.warnings
+                 else None}
             )
             if listing is not None and outcome.status in ("ok", "partial"):
                 seen_at = first.page_time.isoformat(timespec="seconds") if first else now_iso()

@@ -157,6 +157,8 @@ def _print_summary(summary, as_json: bool) -> None:
     for s in summary.sources:
         if s.error:
             console.print(f"[red]{s.platform}[/] {s.url}: {s.error}", highlight=False)
+        for warning in s.warnings:
+            console.print(f"[yellow]{s.platform}[/] {s.url}: {warning}", highlight=False)
 
 
 @app.command()
@@ -206,14 +208,16 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
         database = _open_existing(db_path)
         for row in database.query(
             "select s.url, l.status, l.listed_count as listed, l.claimed_count as claimed, "
-            "l.fetched_at as captured from sources s join listings l on l.source_id = s.id "
+            "l.fetched_at as captured, l.warnings from sources s "
+            "join listings l on l.source_id = s.id "
             "where l.id = (select max(id) from listings where source_id = s.id)"
         ):
+            row["warnings"] = row["warnings"].split("\n") if row["warnings"] else []
             last[row.pop("url")] = row
     rows = [{"podcast": s.podcast, "platform": s.platform, "url": s.url,
              "fetch": s.fetch or "auto",
              **last.get(s.url, {"status": "never synced", "listed": None, "claimed": None,
-                                "captured": None})}
+                                "captured": None, "warnings": []})}
             for s in settings.sources()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -227,7 +231,12 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
     for row in rows:
         table.add_row(*(str(row[c]) if row[c] is not None else "-" for c in (
             "podcast", "platform", "url", "status", "listed", "claimed", "captured")))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for row in rows:
+        for warning in row["warnings"]:
+            console.print(f"[yellow]{row['platform']}[/] {row['url']}: {warning}",
+                          highlight=False)
 
 
 @app.command()

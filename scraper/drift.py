@@ -49,7 +49,7 @@ def _podcasts(db: sqlite_utils.Database, podcast: int | str | None) -> list[dict
 def _latest_listing(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
     marks = ", ".join("?" for _ in GOOD_STATUSES)
     rows = list(db.query(
-        "SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages "
+        "SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, warnings "
         f"FROM listings WHERE source_id = ? AND status IN ({marks}) "
         "ORDER BY fetched_at DESC, id DESC LIMIT 1",
         [source_id, *GOOD_STATUSES],
@@ -83,6 +83,8 @@ def _source_report(
         "captured_on": captured.isoformat() if captured else None,
         "claimed_count": listing["claimed_count"] if listing else None,
         "listed_count": listing["listed_count"] if listing else None,
+        "warnings": (listing.get("warnings") or "").split("\n") if listing and
+        listing.get("warnings") else [],
         "stored_count": sum(len(rows) for rows in mine.values()),
         "matched": sum(1 for e in mine if len(holders[e]) > 1),
         **{key: [] for key in LIST_KEYS},
@@ -265,6 +267,10 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def _details(src: dict[str, Any]) -> list[str]:
     lines: list[str] = []
+    if src.get("warnings"):
+        lines += [f"### {src['platform']} ({src['url']}): warnings", ""]
+        lines += [f"- {_cell(warning)}" for warning in src["warnings"]]
+        lines.append("")
     for key in LIST_KEYS:
         items = src[key]
         if not items:

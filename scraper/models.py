@@ -144,14 +144,21 @@ class Listing:
     # (Apple's lookup API: 200). Not a failure: the listing is complete within the window;
     # older episodes are "beyond the window", never "removed" or "missing".
     window: int | None = None
+    # What the adapter could not read although the listing is complete, e.g.
+    # "layout_drift: no episode rows found on the show page (tried: ...); the list came from
+    # the API". The listing stays `ok`; the archive records and reports these.
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "platform": self.platform,
             "show": self.show.to_json() if self.show else None,
             "episodes": [e.to_json() for e in self.episodes],
             "next": list(self.next),
         }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
 
 __all__ = ["Capture", "Show", "Episode", "Listing"]

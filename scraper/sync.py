@@ -47,6 +47,8 @@ class SourceReport:
     new: int
     changed: int
     removed: int
+    # layout_drift and other warnings of a listing that is still complete.
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -105,6 +107,7 @@ def merge_page(merged: Listing | None, page: Listing) -> Listing:
             merged.episodes.append(episode)
             index[episode.id] = episode
     merged.incomplete_reason = merged.incomplete_reason or page.incomplete_reason
+    merged.warnings += [w for w in page.warnings if w not in merged.warnings]
     return merged
 
 
@@ -321,6 +324,7 @@ def _report(config_source: SourceConfig, outcome: SourceOutcome) -> SourceReport
         status=outcome.status, error=outcome.error, claimed=outcome.claimed,
         listed=outcome.listed, pages=outcome.pages,
         new=outcome.new, changed=outcome.changed, removed=outcome.removed,
+        warnings=list(outcome.listing.warnings) if outcome.listing else [],
     )
 
 
