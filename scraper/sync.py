@@ -49,6 +49,9 @@ class SourceReport:
     removed: int
     # layout_drift and other warnings of a listing that is still complete.
     warnings: list[str] = field(default_factory=list)
+    # A platform that lists only its newest N episodes by design: N, and what that means.
+    window: int | None = None
+    note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -96,7 +99,8 @@ def merge_page(merged: Listing | None, page: Listing) -> Listing:
     if merged.show is None:
         merged.show = page.show
     elif page.show is not None:
-        for name in ("title", "author", "description", "claimed_count", "url", "image"):
+        for name in ("title", "author", "description", "claimed_count", "url", "image",
+                     "feed_url"):
             if getattr(merged.show, name) is None:
                 setattr(merged.show, name, getattr(page.show, name))
     index = {e.id: e for e in merged.episodes}
@@ -107,6 +111,7 @@ def merge_page(merged: Listing | None, page: Listing) -> Listing:
             merged.episodes.append(episode)
             index[episode.id] = episode
     merged.incomplete_reason = merged.incomplete_reason or page.incomplete_reason
+    merged.window = merged.window or page.window
     merged.warnings += [w for w in page.warnings if w not in merged.warnings]
     return merged
 
@@ -119,10 +124,20 @@ def _status_of(error: ScraperError) -> str:
     return "failed"
 
 
+def window_note(label: str, window: int, claimed: int | None) -> str:
+    """What a windowed listing means, for people: not a failure, nothing removed."""
+    of = f" of {claimed}" if claimed else ""
+    return (f"{label} lists the newest {window}{of} episodes (by the platform's design); "
+            "older episodes are beyond its window, not removed or missing")
+
+
 def check_plausible(listing: Listing, previous: int | None) -> None:
-    """Refuse a complete listing that is empty or far smaller than before or than claimed."""
+    """Refuse a complete listing that is empty or far smaller than before or than claimed
+    (for a windowed listing: than its window)."""
     listed = len(listing.episodes)
     claimed = listing.show.claimed_count if listing.show else None
+    if listing.window and claimed:
+        claimed = min(claimed, listing.window)
     where = f"{listing.platform}: {listing.url}"
     if listed == 0 and ((previous or 0) > 0 or (claimed or 0) > 0):
         raise LayoutError(f"{where} parsed to 0 episodes (last good run: {previous}, "
@@ -169,11 +184,16 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             outcome.pages = len(outcome.captures)
             outcome.previous_listed = previous["listed_count"]
             outcome.previous_claimed = previous["claimed_count"]
+            outcome.previous_window = previous.get("window")
+            outcome.previous_window_from = previous.get("window_from")
             return outcome
     queue = deque(adapter.start_urls(url))
     seen: set[str] = set()
     merged: Listing | None = None
     partial: ScraperError | None = None
+    # Pages that only enrich the listing (`Adapter.optional_page`) and failed: warnings.
+    skipped: list[str] = []
+    last_optional_error: ScraperError | None = None
     while queue:
         page_url = queue.popleft()
         if page_url in seen:
@@ -183,9 +203,14 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             if merged is not None:
                 merged.incomplete_reason = f"stopped after {adapter.max_pages} pages"
             break
+        optional = adapter.optional_page(page_url)
         try:
             captures = prefetched.pop(page_url, None) or await fetch(page_url)
         except ScraperError as error:
+            if optional:
+                skipped.append(_optional_warning(page_url, error))
+                last_optional_error = error
+                continue
             if merged is None:
                 return _failed(outcome, error)
             partial = error
@@ -196,6 +221,10 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             try:
                 page = parse_capture(adapter, capture)
             except ScraperError as error:
+                if optional:
+                    skipped.append(_optional_warning(page_url, error))
+                    last_optional_error = error
+                    continue
                 if merged is None:
                     return _failed(outcome, error)
                 partial = error
@@ -204,7 +233,10 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             queue.extend(n for n in page.next if n not in seen)
         if partial:
             break
-    assert merged is not None  # start_urls is never empty
+    if merged is None:  # only optional pages, and none could be read
+        assert last_optional_error is not None  # start_urls is never empty
+        return _failed(outcome, last_optional_error)
+    merged.warnings += [w for w in skipped if w not in merged.warnings]
     outcome.listing = merged
     if partial is not None:
         claimed = merged.show.claimed_count if merged.show else None
@@ -220,6 +252,11 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
     if outcome.captures and all(c.not_modified for c in outcome.captures):
         outcome.status = "unchanged"
     return outcome
+
+
+def _optional_warning(url: str, error: ScraperError) -> str:
+    return (f"optional_page: {url} could not be read ({error.kind}: {error}); "
+            "the listing came from the other pages")
 
 
 def _failed(outcome: SourceOutcome, error: ScraperError) -> SourceOutcome:
@@ -319,12 +356,16 @@ def _lock(db_path: Path):
 
 
 def _report(config_source: SourceConfig, outcome: SourceOutcome) -> SourceReport:
+    window = outcome.window
+    label = adapters.get(config_source.platform).label or config_source.platform
     return SourceReport(
         podcast=config_source.podcast, platform=config_source.platform, url=config_source.url,
         status=outcome.status, error=outcome.error, claimed=outcome.claimed,
         listed=outcome.listed, pages=outcome.pages,
         new=outcome.new, changed=outcome.changed, removed=outcome.removed,
         warnings=list(outcome.listing.warnings) if outcome.listing else [],
+        window=window,
+        note=window_note(label, window, outcome.claimed) if window else None,
     )
 
 
