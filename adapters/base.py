@@ -614,14 +614,13 @@ class Adapter:
                         if value not in (None, ""):
                             break
                 elif signal == "text" and (fact.selector or fact.count):
-                    if fact.selector:
-                        node_text = text(tree.css_first(fact.selector))
-                    else:
-                        if page_text is None:
-                            page_text = text(tree.body) or ""
-                        node_text = page_text
+                    node_text = text(tree.css_first(fact.selector)) if fact.selector else None
                     value = (count_from_text(node_text, self.count_words) if fact.count
                              else node_text)
+                    if value is None and fact.count:  # the count's hook renamed: any text
+                        if page_text is None:
+                            page_text = text(tree.body) or ""
+                        value = count_from_text(page_text, self.count_words)
                 elif signal == "url" and fact.url:
                     value = _group(fact.url.search(capture.url), fact.name)
                 if fact.count and isinstance(value, str):

@@ -211,7 +211,7 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
                 skipped.append(_optional_warning(page_url, error))
                 last_optional_error = error
                 continue
-            if merged is None:
+            if merged is None or not merged.episodes:  # a "partial" of nothing is a failure
                 return _failed(outcome, error)
             partial = error
             break
@@ -225,7 +225,7 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
                     skipped.append(_optional_warning(page_url, error))
                     last_optional_error = error
                     continue
-                if merged is None:
+                if merged is None or not merged.episodes:
                     return _failed(outcome, error)
                 partial = error
                 break
