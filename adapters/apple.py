@@ -31,13 +31,20 @@ The list: `https://itunes.apple.com/lookup?id=<N>&media=podcast&entity=podcastEp
   with `{"errorMessage": ...}`.
 
 The show page (optional: the source succeeds without it, with a warning) is a server-rendered
-app. What we read from it, most stable first: the canonical link and `og:` tags, the JSON-LD
-`<script id=schema:show type="application/ld+json">` (`@type: PodcastSeries`, `name`,
-`description`, `author`, `url`; public scrapers read it by that id), and the
-`<script id="serialized-server-data" type="application/json">` state (yt-dlp's
-`applepodcasts.py` reads `data[0].data` from it), searched for the show's `feedUrl` and
-`episodeCount`. The page may be unavailable (yt-dlp notes HTTP 500s); the API never needs it.
-The page's own episode shelf is not read: the API lists the same episodes with more fields.
+app. Its facts (`PAGE_FACTS`, read by the toolkit's `read_facts`, most stable signal first):
+- required: the show `id` (canonical link > og:url > state `adamId` > the URL itself, so it
+  is always there on a show URL) and the `title` (og:title / apple:title > the JSON-LD
+  `<script id=schema:show type="application/ld+json">` `PodcastSeries.name` > the h1);
+- optional: `author` (JSON-LD `author.name` > state `providerTitle`), `description` (JSON-LD
+  > og:description), the publisher's `feed_url` and a printed `count` (state `feedUrl`,
+  `episodeCount`), where the state is `<script id="serialized-server-data"
+  type="application/json">` (yt-dlp's `applepodcasts.py` reads `data[0].data` from it; a
+  public Apple-to-RSS resolver takes the first `"feedUrl"` in the page; that the header
+  carries `episodeCount` is our assumption, the recordings print no count).
+Missing JSON-LD or state: a `layout_drift` warning. No title at all (a bare client-side shell):
+`layout`, which a sync records as a warning because the page is optional; so is an HTTP error
+(yt-dlp notes Apple's pages answering 500). The page's episode shelf is not read: the API
+lists the same episodes with more fields.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter
+from adapters.base import Adapter, Fact, canonical_link, dig, json_ld, layout_drift, meta
 from scraper.errors import FetchError
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import date_from_timestamp
@@ -67,8 +74,22 @@ SHOW_URL = re.compile(
     re.I,
 )
 API_URL = re.compile(r"^https?://itunes\.apple\.com/(?:[a-z]{2}/)?lookup\?", re.I)
-# Where the page's state may print the number of episodes ("episodeCount": 658).
-_EPISODE_COUNT = re.compile(r'"episodeCount"\s*:\s*(\d+)')
+# The site's suffix on page titles ("AI Post Transformers - Podcast - Apple Podcasts").
+TITLE_SUFFIX = re.compile(r"\s*(?:[-|\u2013]\s*Podcast\s*)?[-|\u2013]\s*Apple Podcasts\s*$", re.I)
+#: What the show page must yield (the id also comes from the URL itself) and may yield.
+PAGE_FACTS = (
+    Fact("id", canonical=SHOW_URL, meta=("og:url",), state=("adamId",), url=SHOW_URL),
+    Fact("title", meta=("og:title", "apple:title"), json_ld=("PodcastSeries", "name"),
+         selector="h1", clean=TITLE_SUFFIX),
+    Fact("author", required=False, state=("providerTitle",)),
+    Fact("description", required=False, json_ld=("PodcastSeries", "description"),
+         meta=("og:description",)),
+    Fact("feed_url", required=False, state=("feedUrl",)),
+    Fact("count", required=False, state=("episodeCount",), count=True),
+)
+#: Where the page keeps its data, for the layout_drift warning.
+PAGE_SIGNALS = ("script#schema:show PodcastSeries", "script#serialized-server-data",
+                "og:/apple: meta", "h1")
 
 
 def show_id(url: str) -> str | None:
@@ -126,7 +147,8 @@ def _str(value: Any) -> str | None:
 class AppleAdapter(Adapter):
     name = "apple"
     label = "Apple Podcasts"
-    url_patterns = (SHOW_URL.pattern, API_URL.pattern)
+    url_patterns = (SHOW_URL, API_URL)
+    page_facts = PAGE_FACTS
     fetch_mode = "http"
     doc_row = (
         "`podcasts.apple.com/<cc>/podcast/<slug>/id<N>` (and `/id<N>`) on every storefront; "
@@ -137,10 +159,6 @@ class AppleAdapter(Adapter):
         "**only the newest 200 episodes** (the API's window, by design: the rest are reported "
         "as beyond Apple's window, never removed or missing); the show page is optional",
     )
-
-    @classmethod
-    def suitable(cls, url: str) -> bool:
-        return bool(SHOW_URL.search(url) or API_URL.search(url))
 
     # --- URLs ----------------------------------------------------------------------------------
 
@@ -284,54 +302,45 @@ class AppleAdapter(Adapter):
 
     def _parse_page(self, capture: Capture) -> Listing:
         tree = LexborHTMLParser(capture.text)
-        series = self._series(tree)
         state = self._server_data(tree)
-        og_title = self._meta(tree, "og:title")
-        title = _str(series.get("name")) or (
-            og_title.split(" - ")[0].strip() if og_title else None)
-        if not title and not state:
+        facts = self.read_facts(capture, tree, state)
+        if facts.missing:
             raise self.layout_error(
-                capture, "no PodcastSeries JSON-LD (script#schema:show), no og:title and no "
-                         "serialized-server-data")
-        author = series.get("author")
-        if isinstance(author, dict):
-            author = author.get("name")
-        feed = re.search(r'"feedUrl"\s*:\s*"([^"]+)"', state)
-        count = _EPISODE_COUNT.search(state)
-        canonical = tree.css_first('link[rel="canonical"]')
-        url = canonical.attributes.get("href") if canonical is not None else None
+                capture, f"no show {' or '.join(facts.missing)} on the page (looked in: "
+                         f"{self.facts_doc()})".replace("\n", "; "))
+        series = next(iter(json_ld(tree, "PodcastSeries")), {})
+        author = dig(series, "author", "name") or facts.get("author")
+        canonical = canonical_link(tree)
         show = Show(
-            title=title,
-            author=_str(author),
-            description=_str(series.get("description")) or self._meta(tree, "og:description"),
-            claimed_count=int(count.group(1)) if count else None,
-            url=self.canonical_url(url) if url and SHOW_URL.search(url) else None,
-            image=self._meta(tree, "og:image"),
-            feed_url=json.loads(f'"{feed.group(1)}"') if feed else None,
+            title=facts.get("title"),
+            author=author if isinstance(author, str) else None,
+            description=facts.get("description"),
+            claimed_count=facts.get("count"),
+            url=self.canonical_url(canonical if canonical and SHOW_URL.search(canonical)
+                                   else capture.url),
+            image=meta(tree, "og:image"),
+            feed_url=facts.get("feed_url"),
+            extra={"apple_id": facts.get("id")},
         )
-        return Listing(platform=self.name, url=capture.url, show=show, page_kind="show")
+        listing = Listing(platform=self.name, url=capture.url, show=show, page_kind="show")
+        if not series or state is None:
+            lost = [what for what, found in (("PodcastSeries JSON-LD (script#schema:show)",
+                                              series), ("serialized-server-data", state))
+                    if not found]
+            listing.warnings.append(layout_drift(
+                f"no {' and no '.join(lost)} on the show page", PAGE_SIGNALS,
+                outcome="the list came from the lookup API"))
+        return listing
 
     @staticmethod
-    def _meta(tree: LexborHTMLParser, name: str) -> str | None:
-        node = tree.css_first(f'meta[property="{name}"]') or tree.css_first(
-            f'meta[name="{name}"]')
-        return _str(node.attributes.get("content")) if node is not None else None
-
-    @staticmethod
-    def _series(tree: LexborHTMLParser) -> dict[str, Any]:
-        for node in tree.css('script[type="application/ld+json"]'):
-            try:
-                data = json.loads(node.text())
-            except ValueError:
-                continue
-            if isinstance(data, dict) and data.get("@type") == "PodcastSeries":
-                return data
-        return {}
-
-    @staticmethod
-    def _server_data(tree: LexborHTMLParser) -> str:
+    def _server_data(tree: LexborHTMLParser) -> Any:
         node = tree.css_first("script#serialized-server-data")
-        return node.text() if node is not None else ""
+        if node is None:
+            return None
+        try:
+            return json.loads(node.text() or "")
+        except ValueError:
+            return None
 
 
 ADAPTER = AppleAdapter
