@@ -28,7 +28,9 @@ The list: `https://itunes.apple.com/lookup?id=<N>&media=podcast&entity=podcastEp
   not gone. (Some clients ask for `limit=300`; the cap the issue and Apple's Search API
   documentation state is 200, and we ask for that.)
 - an unknown id answers `{"resultCount":0,"results":[]}`; a malformed query answers HTTP 400
-  with `{"errorMessage": ...}`.
+  with `{"errorMessage": ...}`; Apple documents the Search API as "limited to approximately 20
+  calls per minute (subject to change)" and clients report a bare HTTP 403 when throttled
+  (`blocked`). One sync asks once per Apple source.
 
 The show page (optional: the source succeeds without it, with a warning) is a server-rendered
 app. Its facts (`PAGE_FACTS`, read by the toolkit's `read_facts`, most stable signal first):
@@ -189,6 +191,12 @@ class AppleAdapter(Adapter):
     # --- responses -----------------------------------------------------------------------------
 
     def check_response(self, capture: Capture) -> None:
+        if API_URL.search(capture.url) and capture.status in (403, 429):
+            # Apple documents the Search API as "limited to approximately 20 calls per minute";
+            # clients report a bare 403 (no Retry-After) when it throttles.
+            raise self.blocked_error(
+                capture, f"the lookup API refused the call (HTTP {capture.status}: Apple "
+                         "throttles it at about 20 calls a minute per address); try again later")
         if API_URL.search(capture.url) and capture.status >= 400:
             message = ""
             with contextlib.suppress(ValueError, AttributeError):

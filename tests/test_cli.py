@@ -55,7 +55,7 @@ def test_episodes_json_contract(demo_db):
             "description_source", "links"} <= set(first)
     assert {"platform", "episode_id", "url", "score", "rule"} == set(first["links"][0])
     beluga = next(e for e in episodes if e["title"].startswith("Beluga"))
-    assert {link["platform"] for link in beluga["links"]} == {"rss", "podimo"}
+    assert {link["platform"] for link in beluga["links"]} == {"rss", "podimo", "apple"}
     table = cli("episodes", "--db", str(demo_db), "--limit", "5")
     assert table.returncode == 0 and "658 canonical episodes" in table.stdout
 
