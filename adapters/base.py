@@ -25,7 +25,8 @@ from scraper.normalize import ENGLISH, DateStyle
 # Query parameters that only track the visitor; dropped whenever a URL is stored.
 TRACKING_PARAMS = re.compile(
     r"^(utm_.*|qid|sr|ref|ref_|pf_rd_.*|source_code|share_location|eac_.*|fbclid|gclid|"
-    r"mc_cid|mc_eid|igshid|si|plc|crid|sprefix|keywords)$",
+    r"mc_cid|mc_eid|igshid|si|plc|crid|sprefix|keywords|ref_pageloadid|pageloadid|"
+    r"creativeid)$",
     re.I,
 )
 
