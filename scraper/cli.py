@@ -209,9 +209,12 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
     last: dict[str, dict] = {}
     if db_path.exists():
         database = _open_existing(db_path)
+        # An archive not synced since migration m004 has no warnings column yet.
+        warnings = ("l.warnings" if "warnings" in database["listings"].columns_dict
+                    else "NULL as warnings")
         for row in database.query(
             "select s.url, l.status, l.listed_count as listed, l.claimed_count as claimed, "
-            "l.fetched_at as captured, l.warnings from sources s "
+            f"l.fetched_at as captured, {warnings} from sources s "
             "join listings l on l.source_id = s.id "
             "where l.id = (select max(id) from listings where source_id = s.id)"
         ):

@@ -48,9 +48,12 @@ def _podcasts(db: sqlite_utils.Database, podcast: int | str | None) -> list[dict
 
 def _latest_listing(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
     marks = ", ".join("?" for _ in GOOD_STATUSES)
+    # An archive written before migrations m004/m005 lacks these columns (NULL until synced).
+    present = db["listings"].columns_dict
+    optional = ", ".join(c if c in present else f"NULL AS {c}"
+                         for c in ("warnings", "window", "window_from"))
     rows = list(db.query(
-        "SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, warnings, "
-        "window, window_from "
+        f"SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, {optional} "
         f"FROM listings WHERE source_id = ? AND status IN ({marks}) "
         "ORDER BY fetched_at DESC, id DESC LIMIT 1",
         [source_id, *GOOD_STATUSES],
