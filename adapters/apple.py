@@ -30,7 +30,9 @@ The list: `https://itunes.apple.com/lookup?id=<N>&media=podcast&entity=podcastEp
 - an unknown id answers `{"resultCount":0,"results":[]}`; a malformed query answers HTTP 400
   with `{"errorMessage": ...}`; Apple documents the Search API as "limited to approximately 20
   calls per minute (subject to change)" and clients report a bare HTTP 403 when throttled
-  (`blocked`). One sync asks once per Apple source.
+  (`blocked`). One sync asks once per Apple source. Whether itunes.apple.com's robots.txt
+  allows `/lookup` is not known here (no public copy found): a disallow fails the source as
+  `robots` (`--ignore-robots` overrides, with a warning).
 
 The show page (optional: the source succeeds without it, with a warning) is a server-rendered
 app. Its facts (`PAGE_FACTS`, read by the toolkit's `read_facts`, most stable signal first):

@@ -271,3 +271,25 @@ def test_add_proposes_the_publishers_feed_and_with_feed_adds_it(tmp_path):
     text = other.read_text("utf-8")
     assert APPLE["show-us"].url in text and "https://podcast.do-not-panic.com/feed.xml" in text
     assert "added rss source https://podcast.do-not-panic.com/feed.xml" in both.stdout
+
+
+def test_a_shared_guid_wins_over_an_exact_title_and_date():
+    """Apple's episode carries the guid of feed item A but the title and date of feed item B
+    (a publisher re-titled items): the guid is proof, the title only evidence."""
+    import itertools
+
+    from scraper.matching import Matcher, item_from_row
+
+    def row(pk: int, source: int, platform: str, title: str, guid: str) -> dict:
+        return {"id": pk, "source_id": source, "podcast_id": 1, "platform": platform,
+                "episode_id": f"{platform}-{pk}", "title": title, "published": "2026-05-01",
+                "duration_seconds": 3600, "extra": json.dumps({"guid": guid})}
+
+    matcher = Matcher(itertools.count(1))
+    feed = [item_from_row(row(1, 1, "rss", "Alpha: Sparse Mixtures of Experts", "g-1")),
+            item_from_row(row(2, 1, "rss", "Beta: Dense Mixtures of Experts", "g-2"))]
+    matcher.link_source(feed)
+    apple = item_from_row(row(3, 2, "apple", "Beta: Dense Mixtures of Experts", "g-1"))
+    matcher.link_source([apple])
+    cluster = next(c for c in matcher.clusters.values() if apple in c.members)
+    assert feed[0] in cluster.members and cluster.links[apple.id] == (1.0, "same-guid")
