@@ -158,6 +158,8 @@ class Listing:
         }
         if self.warnings:
             data["warnings"] = list(self.warnings)
+        if self.window:
+            data["window"] = self.window
         return data
 
 
