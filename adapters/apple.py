@@ -187,8 +187,10 @@ class AppleAdapter(Adapter):
             return [self.canonical_url(url)]
         return [lookup_url(show, storefront(url)), self.canonical_url(url)]
 
-    def optional_page(self, url: str) -> bool:
-        return bool(SHOW_URL.search(url))
+    def optional_page(self, url: Any) -> bool:
+        """The show page only enriches the listing; the lookup API answer is required.
+        (`url` may be a request object with a `url`.)"""
+        return bool(SHOW_URL.search(getattr(url, "url", url)))
 
     # --- responses -----------------------------------------------------------------------------
 

@@ -112,8 +112,9 @@ def m004_listing_warnings(db: sqlite_utils.Database) -> None:
     db["listings"].add_column("warnings", str)
 
 
+# m006, not m005: the podimo branch's m005_capture_requests comes first when both are merged.
 @migrations()
-def m005_listing_window(db: sqlite_utils.Database) -> None:
+def m006_listing_window(db: sqlite_utils.Database) -> None:
     # A platform that lists only its newest N episodes by design (Apple's lookup API: 200):
     # N, and the publish date of the oldest episode the window reached. Older episodes are
     # beyond the window: never marked removed, reported apart from "missing".
