@@ -485,7 +485,7 @@ def _value(row: Any, selector: str) -> str | None:
 
 
 def _is_cut(text: str | None) -> bool:
-    return bool(text) and bool(_TRUNCATED_TAIL.search(text.strip()))
+    return bool(text) and bool(_TRUNCATED_TAIL.search((text or "").strip()))
 
 
 ADAPTER = AudibleAdapter

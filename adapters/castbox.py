@@ -308,7 +308,7 @@ class CastboxAdapter(Adapter):
         tree = LexborHTMLParser(html)
         ch = state.get("ch") if state else None
         ch = ch if isinstance(ch, dict) else {}
-        info = ch.get("chInfo") if isinstance(ch.get("chInfo"), dict) else {}
+        info: dict[str, Any] = ch["chInfo"] if isinstance(ch.get("chInfo"), dict) else {}
 
         facts = self.read_facts(capture, tree, state)
         cid = self._cid(capture, info, tree) or facts.get("show_id")

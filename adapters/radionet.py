@@ -335,7 +335,7 @@ class RadioNetAdapter(Adapter):
             if isinstance(author, dict):
                 author = author.get("name")
             show.title = show.title or series.get("name")
-            show.author = show.author or author
+            show.author = show.author or (author if isinstance(author, str) else None)
             show.description = show.description or series.get("description")
         show.title = show.title or text(tree.css_first("main h1") or tree.css_first("h1"))
         show.author = show.author or text(tree.css_first('[data-testid="podcast-author"]'))

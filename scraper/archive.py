@@ -341,6 +341,9 @@ class Archive:
                     claimed_count=previous["claimed_count"],
                 )
             first = outcome.captures[0] if outcome.captures else None
+            warnings = "\n".join(listing.warnings) if listing and listing.warnings else None
+            if outcome.status == "unchanged" and previous:
+                warnings = previous.get("warnings")  # the same pages: the same warnings
             self.db["listings"].insert(
                 {"run_id": run_id, "source_id": outcome.source_id, "status": outcome.status,
                  "error_kind": outcome.error_kind, "error": outcome.error,
@@ -352,8 +355,7 @@ class Archive:
                  "show_author": show.author if show else None,
                  "show_description": show.description if show else None,
                  "incomplete_reason": listing.incomplete_reason if listing else None,
-                 "warnings": "\n".join(listing.warnings) if listing and listing.warnings
-                 else None,
+                 "warnings": warnings,
                  "window": outcome.window, "window_from": outcome.window_from}
             )
             if listing is not None and outcome.status in ("ok", "partial"):
