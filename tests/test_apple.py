@@ -20,7 +20,7 @@ from scraper.fixtures import FIXTURES_DIR, FixtureCase, load_cases
 from scraper.parsing import parse_capture
 from scraper.replay import ReplayServer
 from scraper.routes import Routes
-from scraper.sync import sync
+from scraper.sync import reparse, sync
 
 CATALOGUE = json.loads((FIXTURES_DIR / "catalogue" / "catalogue.json").read_text("utf-8"))
 CASES = load_cases()
@@ -157,6 +157,9 @@ def test_sync_archives_the_200_newest_in_two_storefronts_and_links_them_by_guid(
     assert apple[0].pages == 2 and apple[0].warnings == []
     assert {s.status for s in again.sources} == {"unchanged"}
     assert [s.window for s in again.sources if s.platform == "apple"] == [200, 200]
+    reparsed = reparse(db)  # the stored lookup answers and pages, no network
+    assert [(s.status, s.listed, s.window, s.removed) for s in reparsed.sources
+            if s.platform == "apple"] == [("ok", 200, 200, 0)] * 2
     links = _links(db)
     feed = {episode_id: canonical for (platform, episode_id), (canonical, _) in links.items()
             if platform == "rss"}
