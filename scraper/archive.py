@@ -122,6 +122,17 @@ def m006_listing_window(db: sqlite_utils.Database) -> None:
     db["listings"].add_column("window_from", str)
 
 
+@migrations()
+def m020_alerts(db: sqlite_utils.Database) -> None:
+    # Drift already alerted (scraper.notify): a key per drift item per podcast, kept while
+    # the drift lasts, so the same report is never sent twice and drift that comes back is.
+    db["alerts_sent"].create(
+        {"podcast_id": int, "key": str, "kind": str, "source_id": int, "episode_id": int,
+         "run_id": int, "sent_at": str},
+        pk=("podcast_id", "key"), foreign_keys=[("podcast_id", "podcasts", "id")],
+    )
+
+
 @dataclass
 class SourceOutcome:
     """What a sync learned about one source, ready to be written in one transaction."""

@@ -446,6 +446,87 @@ def changes(
 
 
 @app.command()
+def feed(
+    db: DbOpt = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    podcast: Annotated[str | None, typer.Option(
+        "--podcast", help="Podcast name or slug (default: the only one).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the feed here (atomically) instead of stdout.")] = None,
+    include_all: Annotated[bool, typer.Option(
+        "--all", help="Also episodes no platform gives audio for (without enclosure).")] = False,
+    self_url: Annotated[str | None, typer.Option(
+        "--self-url", help="The URL the feed is published at (atom:link self, podcast:guid).")
+    ] = None,
+) -> None:
+    """Rebuild the podcast's RSS feed from the reconciled archive."""
+    from scraper.feed import FeedError, feed_for
+
+    database = _open_existing(_db_path(db, config))
+    try:
+        result = feed_for(database, podcast, include_all=include_all, self_url=self_url)
+    except FeedError as error:
+        raise _fail(str(error), 2) from None
+    if output is None:
+        sys.stdout.buffer.write(result.xml)
+        sys.stdout.buffer.flush()
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".part")
+    partial.write_bytes(result.xml)
+    partial.replace(output)  # readers never see half a feed
+    left = (f"; {result.without_audio} without audio left out (--all keeps them)"
+            if result.without_audio and not include_all else "")
+    typer.echo(f"wrote {result.items} episodes to {output}{left}", err=True)
+
+
+@app.command()
+def notify(
+    config: ConfigOpt = Path("scraper.toml"),
+    db: DbOpt = None,
+    podcast: PodcastOpt = None,
+    test: Annotated[bool, typer.Option(
+        "--test", help="Send a sample alert to every [notify] URL, nothing else.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send alerts for drift not alerted yet (sync does this after each run)."""
+    settings = _load(config)
+    if settings.notify is None:
+        # "\\[" : the message goes through rich, where [notify] would be a style tag.
+        raise _fail(f"{config} has no \\[notify] table: add one with urls = \\[...] "
+                    "(Apprise URLs, see README)", 2)
+    from scraper.notify import notify_podcasts, send_test, summary_json
+
+    if test:
+        delivery = send_test(settings.notify)
+        for error in delivery.errors:
+            _err(f"test alert not delivered to {error}")
+        typer.echo(f"test alert delivered to {delivery.delivered} of "
+                   f"{len(settings.notify.urls)} URLs")
+        raise typer.Exit(0 if not delivery.errors else EXIT_FAILED)
+    from scraper.archive import Archive
+
+    db_path = _db_path(db, config)
+    _open_existing(db_path).close()
+    archive = Archive(db_path)
+    try:
+        ids = [r[0] for r in archive.db.execute(
+            "SELECT id FROM podcasts WHERE ? IS NULL OR name = ?", [podcast, podcast])]
+        results = notify_podcasts(archive.db, settings.notify, ids, db_name=db_path.stem)
+    finally:
+        archive.close()
+    rows = summary_json(results)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for row in rows:
+            kinds = ", ".join(f"{n} {k}" for k, n in row["kinds"].items()) or "nothing new"
+            typer.echo(f"{row['podcast']}: {kinds}; delivered to {row['delivered']} URL(s)")
+    failed = any(row["errors"] for row in rows)
+    raise typer.Exit(EXIT_FAILED if failed else 0)
+
+
+@app.command()
 def serve(
     db: DbOpt = None,
     config: ConfigOpt = Path("scraper.toml"),

@@ -24,6 +24,11 @@ obey_robots = true
 
 [browser]
 executable_path = "/usr/bin/chromium"
+
+[notify]   # alerts on new drift after each sync (scraper.notify); Apprise URLs
+urls = ["json://127.0.0.1:9000/hook", "mailto://user:pass@example.org"]
+on = ["missing", "date", "title", "new", "failed", "partial"]   # the default: all
+serve_url = "http://127.0.0.1:8001"   # optional: link alerts to `scraper serve`
 ```
 """
 
@@ -59,6 +64,19 @@ class PodcastConfig:
     sources: list[SourceConfig] = field(default_factory=list)
 
 
+NOTIFY_KINDS = ("missing", "date", "title", "new", "failed", "partial")
+
+
+@dataclass
+class NotifyConfig:
+    """`[notify]`: where alerts go (Apprise URLs), on which kinds of drift, and the base URL
+    of a running `scraper serve` to link the report from."""
+
+    urls: list[str]
+    on: tuple[str, ...] = NOTIFY_KINDS
+    serve_url: str | None = None
+
+
 @dataclass
 class Config:
     podcasts: list[PodcastConfig] = field(default_factory=list)
@@ -67,6 +85,7 @@ class Config:
     browser: dict[str, Any] = field(default_factory=dict)
     db: Path = Path(DEFAULT_DB)
     path: Path | None = None
+    notify: NotifyConfig | None = None
 
     def sources(
         self, podcast: str | None = None, platform: str | None = None
@@ -83,6 +102,34 @@ def _check_url(url: Any, where: str) -> str:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}: url must be an http(s) URL, got {url!r}")
     return url
+
+
+def parse_notify(table: Any) -> NotifyConfig | None:
+    """The `[notify]` table; None when absent. Apprise itself checks each URL when sending."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError("[notify] must be a table (urls = [...], on = [...], serve_url = ...)")
+    unknown = set(table) - {"urls", "on", "serve_url"}
+    if unknown:
+        raise ConfigError(f"[notify] unknown setting {sorted(unknown)[0]!r} "
+                          "(known: urls, on, serve_url)")
+    urls = table.get("urls")
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list) or not urls or not all(
+            isinstance(u, str) and "://" in u for u in urls):
+        raise ConfigError("[notify] urls must be a list of Apprise URLs such as "
+                          "\"json://host:port/path\" or \"mailto://user:pass@host\"")
+    kinds = table.get("on", list(NOTIFY_KINDS))
+    if not isinstance(kinds, list) or not kinds or any(k not in NOTIFY_KINDS for k in kinds):
+        raise ConfigError(f"[notify] on must list some of {', '.join(NOTIFY_KINDS)}; "
+                          f"got {kinds!r}")
+    serve_url = table.get("serve_url")
+    if serve_url is not None:
+        serve_url = _check_url(serve_url, "[notify] serve_url").rstrip("/")
+    return NotifyConfig(urls=list(urls), on=tuple(k for k in NOTIFY_KINDS if k in kinds),
+                        serve_url=serve_url)
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
@@ -135,6 +182,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         browser=dict(data.get("browser", {})),
         db=db if db.is_absolute() else base / db,
         path=path,
+        notify=parse_notify(data.get("notify")),
     )
 
 

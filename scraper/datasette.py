@@ -9,12 +9,16 @@ Datasette escapes every cell, so scraped HTML is shown as text (never rendered).
 
 from __future__ import annotations
 
+import html
 import json
+import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,8 @@ from scraper.matching import platform_rank
 METADATA_PATH = Path(__file__).resolve().parent.parent / "data" / "metadata.json"
 TEMPLATE_DATABASE = "archive"
 CONTRACT_PLATFORMS = ("rss", "audible", "castbox", "podimo", "podtail", "radionet")
+# Kept in sync with scraper.datasette_feed.SHIM (not imported: that module needs Datasette).
+FEED_PLUGIN_SHIM = "from scraper.datasette_feed import register_routes  # noqa: F401\n"
 SEARCHABLE = {"episodes": ("title", "description"), "platform_episodes": ("title", "description")}
 
 
@@ -67,6 +73,12 @@ def present_platforms(db: sqlite_utils.Database) -> list[str]:
     return sorted((r[0] for r in rows if r[0]), key=platform_rank)
 
 
+def podcast_feeds(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    from scraper.feed import podcasts
+
+    return podcasts(db)
+
+
 def load_template(path: Path = METADATA_PATH) -> dict[str, Any]:
     return json.loads(path.read_text("utf-8"))
 
@@ -81,12 +93,28 @@ def metadata_for(db_path: str | Path, template: dict[str, Any] | None = None) ->
     db = sqlite_utils.Database(db_path)
     try:
         platforms = present_platforms(db) or list(CONTRACT_PLATFORMS)
+        feeds = podcast_feeds(db)
     finally:
         db.close()
     entry.setdefault("queries", {}).setdefault("coverage_matrix", {})["sql"] = coverage_sql(
         platforms
     )
+    if feeds:
+        metadata["description_html"] = _feeds_html(metadata.get("description"), feeds)
     return metadata
+
+
+def _feeds_html(description: str | None, feeds: list[dict[str, Any]]) -> str:
+    """The index page's description with a link to each podcast's rebuilt feed."""
+    from scraper.feed import FEED_PATH
+
+    links = ", ".join(
+        f'<a href="{html.escape(FEED_PATH.format(slug=f["slug"]))}">'
+        f"{html.escape(f['name'])}</a>"
+        for f in feeds
+    )
+    text = f"<p>{html.escape(description)}</p>" if description else ""
+    return f"{text}<p>Rebuilt RSS feeds (<code>scraper feed</code>): {links}</p>"
 
 
 def enable_search(db: sqlite_utils.Database) -> list[str]:
@@ -107,14 +135,22 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def serve_command(
-    db_path: str | Path, metadata_path: str | Path, host: str, port: int
+    db_path: str | Path, metadata_path: str | Path, host: str, port: int,
+    plugins_dir: str | Path | None = None,
 ) -> list[str]:
     # No `-i`: immutable mode assumes nobody writes, and a sync may be running.
-    return [
+    command = [
         sys.executable, "-m", "datasette", "serve", str(db_path),
         "--metadata", str(metadata_path), "--host", host, "--port", str(port),
         "--setting", "sql_time_limit_ms", "5000",
     ]
+    if plugins_dir is not None:
+        command += ["--plugins-dir", str(plugins_dir)]
+    return command
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def serve(
@@ -141,11 +177,20 @@ def serve(
     folder = Path(tempfile.mkdtemp(prefix="scraper-datasette-"))
     metadata_path = folder / "metadata.json"
     metadata_path.write_text(json.dumps(metadata_for(db_path), indent=2), "utf-8")
-    process = subprocess.Popen(serve_command(db_path, metadata_path, host, port))
+    # The feed route (/-/feed/<slug>.xml) as a plugins-dir plugin: a shim importing it.
+    plugins = folder / "plugins"
+    plugins.mkdir()
+    (plugins / "scraper_feed.py").write_text(FEED_PLUGIN_SHIM, "utf-8")
+    process = subprocess.Popen(serve_command(db_path, metadata_path, host, port, plugins))
     if wait:
+        if threading.current_thread() is threading.main_thread():
+            # A SIGTERM (service manager, `timeout`) stops Datasette too instead of orphaning it.
+            signal.signal(signal.SIGTERM, _interrupt)
         try:
             process.wait()
         except KeyboardInterrupt:
             process.terminate()
             process.wait()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     return process

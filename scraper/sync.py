@@ -445,6 +445,11 @@ async def run_sync(
             await fetchers.aclose()
         reconciled = _reconcile(archive, podcast_ids) if podcast_ids else None
         status = archive.finish_run(run_id, outcomes)
+        if config.notify is not None and podcast_ids:
+            from scraper.notify import notify_after_sync  # never raises
+
+            notify_after_sync(archive.db, config.notify, podcast_ids, run_id=run_id,
+                              db_name=db_path.stem)
         order = {(s.podcast, s.url): i for i, s in enumerate(sources)}
         reports.sort(key=lambda r: order[(r.podcast, r.url)])
         return SyncSummary(run_id=run_id, status=status, db=str(db_path), sources=reports,
