@@ -171,6 +171,13 @@ def test_sync_archives_the_200_newest_in_two_storefronts_and_links_them_by_guid(
     database = sqlite_utils.Database(db)
     assert database.execute("select count(*) from platform_episodes where platform = 'apple'"
                             ).fetchone()[0] == 400
+    # Datasette's "missing per platform" agrees: what is beyond Apple's window is not missing.
+    metadata = json.loads((Path(__file__).parent.parent / "data" / "metadata.json").read_text())
+    sql = metadata["databases"]["archive"]["queries"]["missing_per_platform"]["sql"]
+    assert database.execute(sql, {"podcast": "", "platform": "apple"}).fetchall() == []
+    no_window = sql.replace("w.window_from IS NULL", "1")
+    assert len(database.execute(no_window, {"podcast": "", "platform": "apple"}).fetchall()) \
+        == 2 * (658 - 200)
 
 
 def _lookup(case: FixtureCase) -> dict:
