@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from scraper.errors import BlockedError, FetchError, LayoutError
-from scraper.models import Capture, Listing
+from scraper.models import Capture, Listing, Request
 from scraper.normalize import ENGLISH, DateStyle
 
 # Query parameters that only track the visitor; dropped whenever a URL is stored.
@@ -304,10 +304,14 @@ def next_flight(html: str) -> dict[str, Any]:
 
 
 def nuxt_state(html: str) -> Any | None:
-    """The Nuxt state of a page (Nuxt 2 `window.__NUXT__`, Nuxt 3 `__NUXT_DATA__`), or None.
+    """A Nuxt page's state without running JavaScript: Nuxt 3's `__NUXT_DATA__` (devalue's
+    flattened array, index references revived) or Nuxt 2's `window.__NUXT__` (a literal or
+    devalue's `(function(a,b,…){…return {…}}(…))`, names bound to the arguments). None when
+    the page has none or it is in a form the reader does not know. The reader itself lives
+    in adapters/nuxt.py."""
+    from adapters._nuxt import nuxt_state as read
 
-    TODO(podimo branch): written by the Podimo helper."""
-    raise NotImplementedError("nuxt_state is written on the podimo branch")
+    return read(html)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -653,6 +657,11 @@ class Adapter:
 
     def blocked_error(self, capture: Capture, what: str) -> BlockedError:
         return BlockedError(f"{self.name}: {what} at {capture.url}")
+
+    def older_forms(self, request: str | Request) -> list[str | Request]:
+        """Earlier forms of the same request (a GET this adapter used to send where it now
+        sends a POST), so `scraper reparse` still finds captures stored before the change."""
+        return []
 
 
 def _group(match: re.Match[str] | None, name: str) -> str | None:

@@ -28,17 +28,32 @@ DbOpt = Annotated[
 PodcastOpt = Annotated[str | None, typer.Option("--podcast", help="Only this podcast.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
+# Exit codes (README, "What sync promises"): 0 ok, 1 a source failed or is partial, 2 usage
+# or sources-file error, 3 another sync holds the lock, 4 new drift (`diff --fail-on`),
+# 5 the archive file cannot be used (not an archive, damaged, read-only, disk full).
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 EXIT_LOCKED = 3
+EXIT_ARCHIVE = 5
+
+# Set by the global --debug flag: tracebacks are shown instead of one line.
+DEBUG = False
 
 
 def _err(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: one line, whatever the terminal width (cron logs, grep).
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                               soft_wrap=True, markup=True)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    if DEBUG and sys.exc_info()[0] is not None:
+        import traceback
+
+        traceback.print_exc()
     _err(message)
     return typer.Exit(code)
 
@@ -64,8 +79,15 @@ def _db_path(db: Path | None, config: Path) -> Path:
 def _open_existing(db: Path):
     import sqlite_utils
 
+    from scraper.dbfaults import check_archive_file
+    from scraper.errors import ArchiveError
+
     if not db.exists():
         raise _fail(f"no archive at {db}: run `scraper sync` (or `scraper demo`) first")
+    try:
+        check_archive_file(db, writing=False)
+    except ArchiveError as error:
+        raise _fail(str(error), EXIT_ARCHIVE) from None
     database = sqlite_utils.Database(db)
     database.execute("PRAGMA busy_timeout = 10000")
     return database
@@ -85,7 +107,7 @@ def sync(
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch every configured platform listing and archive it; exit 1 if any source failed."""
-    from scraper.errors import ConfigError, LockedError
+    from scraper.errors import ArchiveError, ConfigError, LockedError
     from scraper.routes import Routes
 
     settings = _load(config)
@@ -103,6 +125,11 @@ def sync(
         )
     except LockedError as error:
         raise _fail(str(error), EXIT_LOCKED) from None
+    except ArchiveError as error:
+        raise _fail(str(error), EXIT_ARCHIVE) from None
+    except Exception as error:  # noqa: BLE001 - a bug: one line, the traceback with --debug
+        raise _fail(f"sync stopped by an internal error: {type(error).__name__}: {error}; "
+                    f"run again with --debug for the traceback") from None
     _print_summary(summary, as_json)
     raise typer.Exit(0 if summary.ok else EXIT_FAILED)
 
@@ -178,6 +205,7 @@ def parse(
 
     import adapters
     from scraper.errors import ScraperError
+    from scraper.fixtures import case_for_file
     from scraper.models import Capture
     from scraper.parsing import parse_capture
 
@@ -193,6 +221,14 @@ def parse(
                     ".rss": "application/rss+xml"}.get(suffix, "text/html; charset=utf-8")
     capture = Capture(url=url or file.resolve().as_uri(), status=200, body=file.read_bytes(),
                       fetched_at=moment, headers={"content-type": content_type})
+    recorded = case_for_file(file)
+    if recorded is not None and recorded.platform == adapter.name:
+        # A recording: its index entry says which URL (and request: method, body) it answers.
+        capture = recorded.capture()
+        if url:
+            capture.url = capture.final_url = url
+        if fetched_at:
+            capture.fetched_at = moment
     try:
         listing = parse_capture(adapter, capture)
     except ScraperError as error:
@@ -322,7 +358,7 @@ def reparse(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-run adapters over stored captures, without network (e.g. after an adapter fix)."""
-    from scraper.errors import LockedError
+    from scraper.errors import ArchiveError, LockedError
     from scraper.sync import reparse as run_reparse
 
     db_path = _db_path(db, config)
@@ -331,6 +367,8 @@ def reparse(
         summary = run_reparse(db_path, podcast=podcast, platform=platform)
     except LockedError as error:
         raise _fail(str(error), EXIT_LOCKED) from None
+    except ArchiveError as error:
+        raise _fail(str(error), EXIT_ARCHIVE) from None
     _print_summary(summary, as_json)
     raise typer.Exit(0 if summary.ok else EXIT_FAILED)
 
@@ -348,9 +386,16 @@ def demo(
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
+    from scraper.errors import ArchiveError, LockedError
+
     with serve_recordings() as server:
         settings = demo_config(server, db)
-        summary = _run_with_progress(settings, db, quiet=as_json)
+        try:
+            summary = _run_with_progress(settings, db, quiet=as_json)
+        except LockedError as error:
+            raise _fail(str(error), EXIT_LOCKED) from None
+        except ArchiveError as error:
+            raise _fail(f"{error} (or run `scraper demo --fresh`)", EXIT_ARCHIVE) from None
     _print_summary(summary, as_json)
     if not as_json:
         typer.echo(f"\nNext: scraper diff --db {db}   |   scraper episodes --db {db}   |   "
@@ -534,11 +579,17 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8001,
 ) -> None:
     """Browse the archive in Datasette, with facets, search and canned reports."""
+    from scraper.datasette import exit_code, port_in_use
     from scraper.datasette import serve as run_datasette
 
     db_path = _db_path(db, config)
     _open_existing(db_path).close()
-    run_datasette(db_path, host=host, port=port)
+    if port_in_use(host, port):
+        raise _fail(f"port {port} on {host} is in use (another `scraper serve`?): stop it or "
+                    f"pick another --port")
+    process = run_datasette(db_path, host=host, port=port)
+    # Datasette's own exit code (a port taken in between is its error, non-zero).
+    raise typer.Exit(exit_code(process.returncode))
 
 
 def version_callback(value: bool) -> None:
@@ -553,8 +604,16 @@ def version_callback(value: bool) -> None:
 def main_options(
     version: Annotated[bool, typer.Option("--version", callback=version_callback,
                                           is_eager=True, help="Show the version.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show tracebacks (and debug logs) instead of one-line errors.")] = False,
 ) -> None:
     """Scrape a podcast's listings on many platforms into one reconciled SQLite archive."""
+    global DEBUG
+    DEBUG = debug
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ name = "AI Post Transformers"
 sources = [
   { url = "https://podcast.do-not-panic.com/feed.xml" },                  # platform detected
   { url = "https://www.radio.net/podcast/ai-post-transformers" },
-  { url = "http://127.0.0.1:8123/podcast/x", platform = "radionet" },     # explicit
+  { url = "http://127.0.0.1:8123/podcast/x", platform = "radionet" },     # allow_private
   { url = "https://podimo.com/no/shows/x", fetch = "browser" },          # real Chromium
 ]
 
@@ -17,10 +17,16 @@ sources = [
 
 [fetch]    # politeness and limits (defaults shown)
 min_delay = 1.0
-timeout = 20.0
+timeout = 20.0             # each connect / read
 retries = 3
+max_retry_after = 120.0    # a longer Retry-After is clamped
+retry_budget = 120.0       # seconds of retry waiting per source
+request_deadline = 60.0    # one request, connect to last byte
+source_deadline = 600.0    # all pages of one source
+run_deadline = 3600.0      # the whole run
 max_bytes = 52428800
 obey_robots = true
+allow_private = false      # loopback/private/link-local addresses (routes are trusted)
 
 [browser]
 executable_path = "/usr/bin/chromium"
@@ -46,7 +52,11 @@ DEFAULT_CONFIG = Path("scraper.toml")
 DEFAULT_DB = "data/archive.db"
 FETCH_MODES = ("http", "browser")
 _FETCH_KEYS = {"min_delay": float, "timeout": float, "retries": int, "max_bytes": int,
-               "obey_robots": bool, "user_agent": str, "max_redirects": int}
+               "obey_robots": bool, "user_agent": str, "max_redirects": int,
+               "max_retry_after": float, "retry_budget": float, "request_deadline": float,
+               "source_deadline": float, "run_deadline": float, "allow_private": bool}
+# Settings that must be above zero (a zero deadline would fail every request).
+_POSITIVE_KEYS = ("timeout", "max_bytes", "request_deadline", "source_deadline", "run_deadline")
 
 
 @dataclass
@@ -173,6 +183,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(f"[fetch] unknown setting {key!r} (known: {', '.join(_FETCH_KEYS)})")
         if not isinstance(value, expected) and not (expected is float and isinstance(value, int)):
             raise ConfigError(f"[fetch] {key} must be {expected.__name__}, got {value!r}")
+        if expected is bool and not isinstance(value, bool) or (
+                expected is not bool and isinstance(value, bool)):
+            raise ConfigError(f"[fetch] {key} must be {expected.__name__}, got {value!r}")
+        if key in _POSITIVE_KEYS and value <= 0 or expected in (int, float) and value < 0:
+            raise ConfigError(f"[fetch] {key} must be above zero, got {value!r}")
     base = path.parent if path else Path.cwd()
     db = Path(data.get("db", DEFAULT_DB))
     return Config(
