@@ -537,8 +537,7 @@ def notify(
     """Send alerts for drift not alerted yet (sync does this after each run)."""
     settings = _load(config)
     if settings.notify is None:
-        # "\\[" : the message goes through rich, where [notify] would be a style tag.
-        raise _fail(f"{config} has no \\[notify] table: add one with urls = \\[...] "
+        raise _fail(f"{config} has no [notify] table: add one with urls = [...] "
                     "(Apprise URLs, see README)", 2)
     from scraper.notify import notify_podcasts, send_test, summary_json
 
