@@ -229,6 +229,13 @@ class _Document:
 
 class RssAdapter(Adapter):
     name = "rss"
+    # This platform's row in README's platform table (tests/test_docs.py checks it).
+    doc_row = (
+        'the publisher\'s RSS/Atom feed (paged feeds via `rel="next"`)',
+        'guid, pubDate, enclosure, `itunes:duration`, `podcast:` fields, full '
+        '`content:encoded` text',
+        'no episode count (a feed prints none)',
+    )
     url_patterns = URL_PATTERNS
     fetch_mode = "http"
 

@@ -75,6 +75,7 @@ def test_wheel_has_every_module_and_shipped_file(installed: tuple[Path, Path]) -
     recorded = {f"scraper/_fixtures/{p.relative_to(ROOT / 'fixtures').as_posix()}"
                 for p in (ROOT / "fixtures").rglob("*") if p.is_file() and p.suffix != ".py"}
     assert recorded - names == set()
+    assert not [n for n in names if n.startswith("scraper/_fixtures/") and n.endswith(".py")]
 
 
 def test_installed_package_finds_its_own_files(installed: tuple[Path, Path],
