@@ -325,22 +325,15 @@ def _report(config_source: SourceConfig, outcome: SourceOutcome) -> SourceReport
 
 
 def _reconcile(archive: Archive, podcast_ids: set[int]) -> dict[str, Any]:
-    from scraper.datasette import enable_search
-    from scraper.reconcile import reconcile
-
     totals: dict[str, Any] = {}
     for podcast_id in sorted(podcast_ids):
-        # Reconcile only when the podcast's platform episodes moved since the last time.
-        mark = archive.episodes_mark(podcast_id)
-        if archive.reconciled_mark(podcast_id) == mark:
+        # Incremental: only what was queued since the podcast's last reconcile.
+        if not archive.needs_reconcile(podcast_id):
             continue
-        report = reconcile(archive.db, podcast_id)
-        archive.set_reconciled_mark(podcast_id, mark)
+        report = archive.reconcile(podcast_id)
         for key, value in getattr(report, "__dict__", {}).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 totals[key] = totals.get(key, 0) + value
-    # Full-text search over titles and descriptions, kept current by triggers.
-    enable_search(archive.db)
     return totals
 
 
