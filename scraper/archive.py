@@ -190,6 +190,12 @@ RECONCILE_SCHEMA = (
 )
 
 
+REPORT_INDEXES: tuple[tuple[str, list[str]], ...] = (
+    ("platform_episodes", ["platform"]),
+    ("platform_episode_versions", ["seen_at"]),
+)
+
+
 def ensure_reconcile_schema(db: sqlite_utils.Database) -> None:
     """The canonical tables, match index and queue (idempotent). Run by migration m010; also
     by reconcile on a database built without the archive (tests' hand-made tables)."""
@@ -209,6 +215,37 @@ def ensure_reconcile_schema(db: sqlite_utils.Database) -> None:
 @migrations()
 def m010_reconcile_index(db: sqlite_utils.Database) -> None:
     ensure_reconcile_schema(db)
+
+
+# Full-text search over titles and descriptions (Datasette's search box), kept current by
+# the triggers sqlite-utils creates.
+SEARCHABLE = {"episodes": ("title", "description"), "platform_episodes": ("title", "description")}
+
+
+def ensure_search(db: sqlite_utils.Database, *, rebuild: bool = False) -> list[str]:
+    """FTS5 tables for SEARCHABLE (idempotent; `rebuild` recreates them). Returns the tables
+    that have search."""
+    enabled = []
+    for table, columns in SEARCHABLE.items():
+        if not db[table].exists():
+            continue
+        if rebuild or not db[f"{table}_fts"].exists():
+            db[table].enable_fts(columns, create_triggers=True, replace=True)
+        enabled.append(table)
+    return enabled
+
+
+@migrations()
+def m011_search(db: sqlite_utils.Database) -> None:
+    # Archives made before this migration got search from `scraper serve`/sync: rebuild.
+    ensure_search(db, rebuild=True)
+
+
+@migrations()
+def m012_report_indexes(db: sqlite_utils.Database) -> None:
+    # What the reports and Datasette's canned queries filter and order by.
+    for table, columns in REPORT_INDEXES:
+        db[table].create_index(columns, if_not_exists=True)
 
 
 @dataclass

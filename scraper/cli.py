@@ -71,6 +71,15 @@ def _open_existing(db: Path):
     return database
 
 
+def _write_stream(value) -> None:
+    """JSON as `json.dumps(indent=2)` writes it, item by item (see scraper.jsonstream)."""
+    from scraper.jsonstream import write_json
+
+    write_json(value, sys.stdout.write)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
 @app.command()
 def sync(
     config: ConfigOpt = Path("scraper.toml"),
@@ -203,13 +212,9 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
     db_path = db or settings.db
     last: dict[str, dict] = {}
     if db_path.exists():
-        database = _open_existing(db_path)
-        for row in database.query(
-            "select s.url, l.status, l.listed_count as listed, l.claimed_count as claimed, "
-            "l.fetched_at as captured from sources s join listings l on l.source_id = s.id "
-            "where l.id = (select max(id) from listings where source_id = s.id)"
-        ):
-            last[row.pop("url")] = row
+        from scraper.reads import sources_status
+
+        last = sources_status(_open_existing(db_path))
     rows = [{"podcast": s.podcast, "platform": s.platform, "url": s.url,
              "fetch": s.fetch or "auto",
              **last.get(s.url, {"status": "never synced", "listed": None, "claimed": None,
@@ -321,13 +326,13 @@ def episodes(
     limit: Annotated[int, typer.Option("--limit", help="Rows to show (table output).")] = 50,
 ) -> None:
     """Canonical episodes with their chosen fields and provenance."""
-    from scraper.reconcile import canonical_episodes_json
+    from scraper.reads import canonical_episodes
 
     database = _open_existing(_db_path(db, config))
-    rows = canonical_episodes_json(database, podcast)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        _write_stream(canonical_episodes(database, podcast))
         return
+    rows = list(canonical_episodes(database, podcast))
     from rich.console import Console
     from rich.table import Table
 
@@ -353,12 +358,12 @@ def diff(
     markdown: Annotated[bool, typer.Option("--markdown", help="Markdown report.")] = False,
 ) -> None:
     """Drift between platforms: counts, missing, not yet seen, extra, disagreements."""
-    from scraper.drift import diff_report, render_markdown
+    from scraper.drift import iter_diff_report, render_markdown
 
     database = _open_existing(_db_path(db, config))
-    report = diff_report(database, podcast=podcast, platforms=platform or None)
+    report = iter_diff_report(database, podcast=podcast, platforms=platform or None)
     if as_json:
-        typer.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+        _write_stream(report)
     else:
         text = render_markdown(report)
         if markdown:

@@ -40,7 +40,6 @@ Rules (first that fits; score in brackets):
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -50,7 +49,7 @@ from typing import Any
 
 import sqlite_utils
 
-from scraper.archive_match import EPISODE_COLUMNS, KEY, WORD, Counts, MatchStore, _query_in
+from scraper.archive_match import EPISODE_COLUMNS, KEY, WORD, Counts, MatchStore
 from scraper.canonical import canonical_row, cluster_conflicts
 from scraper.matching import (
     MAX_KEY_PER_SOURCE,
@@ -63,8 +62,9 @@ from scraper.matching import (
     platform_rank,
     raw_keys,
 )
+from scraper.reads import canonical_episodes_json  # noqa: F401 (re-exported)
 
-__all__ = ["EPISODE_COLUMNS", "ReconcileReport", "reconcile"]
+__all__ = ["EPISODE_COLUMNS", "ReconcileReport", "canonical_episodes_json", "reconcile"]
 
 
 @dataclass
@@ -400,63 +400,3 @@ def reconcile(
             report.episodes += store.count_episodes(podcast)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
-
-
-# ---------------------------------------------------------------------------------------------
-# `scraper episodes --json`
-
-
-def canonical_episodes_json(
-    db: sqlite_utils.Database, podcast: int | str | None = None
-) -> list[dict[str, Any]]:
-    """Canonical episodes, newest first (then by id):
-
-    `[{"id", "podcast", "title", "published", "duration_seconds", "description",
-    "description_source", "description_truncated", "title_source", "published_source",
-    "duration_source", "platforms", "conflicts": [{"field", "values", "detail"}],
-    "links": [{"platform", "episode_id", "url", "score", "rule"}]}]`
-
-    `podcast` is a podcast id or name. `score` is 0-1; `*_source` is "platform:row id".
-    """
-    if not db["episodes"].exists():
-        return []
-    where, params = "WHERE e.platforms > 0", []
-    if isinstance(podcast, int):
-        where, params = where + " AND e.podcast_id = ?", [podcast]
-    elif podcast is not None:
-        where, params = where + " AND p.name = ?", [podcast]
-    episodes = list(db.query(
-        "SELECT e.*, p.name AS podcast FROM episodes e LEFT JOIN podcasts p "
-        f"ON p.id = e.podcast_id {where} "
-        "ORDER BY e.published IS NULL, e.published DESC, e.id DESC",
-        params,
-    ))
-    ids = [e["id"] for e in episodes]
-    links: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    link_sql = (
-        "SELECT l.episode_id, pe.platform, pe.episode_id AS platform_episode, pe.url, "
-        "l.score, l.rule FROM episode_links l JOIN platform_episodes pe "
-        "ON pe.id = l.platform_episode_id WHERE l.episode_id IN ({}) "
-        "ORDER BY l.episode_id, pe.platform != 'rss', pe.platform, pe.id"
-    )
-    for row in _query_in(db, link_sql, ids):
-        links[row["episode_id"]].append({
-            "platform": row["platform"],
-            "episode_id": row["platform_episode"],
-            "url": row["url"],
-            "score": row["score"],
-            "rule": row["rule"],
-        })
-    conflicts: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    conflict_sql = "SELECT * FROM conflicts WHERE episode_id IN ({}) ORDER BY episode_id, field"
-    for row in _query_in(db, conflict_sql, ids):
-        conflicts[row["episode_id"]].append(
-            {"field": row["field"], "values": json.loads(row["values"]), "detail": row["detail"]}
-        )
-    keys = ("id", "podcast", "title", "published", "duration_seconds", "description",
-            "description_source", "description_truncated", "title_source", "published_source",
-            "duration_source", "platforms")
-    return [
-        {**{k: e[k] for k in keys}, "conflicts": conflicts[e["id"]], "links": links[e["id"]]}
-        for e in episodes
-    ]
