@@ -18,6 +18,7 @@ BENCHMARKS = {
     "reconcile": "bench.reconcile",
     "sync": "bench.sync",
     "startup": "bench.startup",
+    "scale": "bench.scale",
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true",
                         help="rewrite bench/RESULTS.md even for a --quick or --only run")
     parser.add_argument("--no-write", action="store_true", help="never write RESULTS.md")
+    parser.add_argument("--scale-size", type=int, default=None, metavar="N",
+                        help="episodes per platform for `scale` (default 50,000; --quick 5,000)")
     args = parser.parse_args(argv)
     names = [n for n in BENCHMARKS if not args.only or n in args.only]
     command = "python -m bench" + (" --quick" if args.quick else "") + "".join(
@@ -84,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name} ...", flush=True)
         module = importlib.import_module(BENCHMARKS[name])
         try:
-            section = module.run(quick=args.quick)
+            if name == "scale":
+                section = module.run(quick=args.quick, per_platform=args.scale_size)
+            else:
+                section = module.run(quick=args.quick)
         except BenchError as error:
             print(f"BENCHMARK FAILED: {name}: {error}", file=sys.stderr)
             return 1
