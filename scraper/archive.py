@@ -130,6 +130,14 @@ RECONCILE_SCHEMA = (
         PRIMARY KEY (episode_id, field))""",
     "CREATE INDEX IF NOT EXISTS idx_episodes_podcast ON episodes(podcast_id, published)",
     "CREATE INDEX IF NOT EXISTS idx_episode_links_episode ON episode_links(episode_id)",
+    # Reports list canonical episodes newest first: these give that order without a sort.
+    "CREATE INDEX IF NOT EXISTS idx_episodes_order "
+    "ON episodes(published IS NULL, published DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_episodes_podcast_order "
+    "ON episodes(podcast_id, published IS NULL, published DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_conflicts_field ON conflicts(field, episode_id)",
+    "CREATE INDEX IF NOT EXISTS idx_episode_links_republication "
+    "ON episode_links(republication, episode_id)",
     "CREATE TABLE IF NOT EXISTS match_podcasts (podcast_id INTEGER PRIMARY KEY)",
     """CREATE TABLE IF NOT EXISTS match_items (
         platform_episode_id INTEGER PRIMARY KEY, podcast_id INTEGER, tkey TEXT, day TEXT,

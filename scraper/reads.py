@@ -246,23 +246,29 @@ def _literal(value: str) -> str:
 
 def coverage_sql(platforms: list[str] | tuple[str, ...]) -> str:
     """Canonical episode x platform: one column per platform, "✓" when listed there,
-    "✓×2" for a republication, "gone" when only an unlisted row remains."""
-    columns = []
-    for platform in platforms:
-        listed = f"sum(pe.platform = {_literal(platform)} AND coalesce(pe.listed, 1) = 1)"
-        seen = f"sum(pe.platform = {_literal(platform)})"
-        columns.append(
-            f"CASE WHEN {listed} = 1 THEN '✓' WHEN {listed} > 1 THEN '✓×' || {listed} "
-            f"WHEN {seen} > 0 THEN 'gone' ELSE '' END AS {_quote(platform)}"
+    "✓×2" for a republication, "gone" when only an unlisted row remains.
+
+    Newest first through idx_episodes_order, each cell one indexed lookup of the episode's
+    links, so the first page never aggregates the whole archive."""
+    def count(platform: str, listed: bool) -> str:
+        only_listed = " AND coalesce(pe.listed, 1) = 1" if listed else ""
+        return (
+            "(SELECT count(*) FROM episode_links l JOIN platform_episodes pe "
+            f"ON pe.id = l.platform_episode_id WHERE l.episode_id = e.id "
+            f"AND pe.platform = {_literal(platform)}{only_listed})"
         )
+
+    columns = [
+        f"CASE {count(platform, True)} WHEN 1 THEN '✓' "
+        f"WHEN 0 THEN CASE WHEN {count(platform, False)} > 0 THEN 'gone' ELSE '' END "
+        f"ELSE '✓×' || {count(platform, True)} END AS {_quote(platform)}"
+        for platform in platforms
+    ]
     select = ",\n  ".join(["e.id AS episode", "e.published", "e.title", "e.platforms", *columns])
     return (
         f"SELECT\n  {select}\n"
         "FROM episodes e\n"
         "JOIN podcasts p ON p.id = e.podcast_id\n"
-        "LEFT JOIN episode_links l ON l.episode_id = e.id\n"
-        "LEFT JOIN platform_episodes pe ON pe.id = l.platform_episode_id\n"
         "WHERE e.platforms > 0 AND (:podcast = '' OR p.name = :podcast)\n"
-        "GROUP BY e.id\n"
         "ORDER BY e.published IS NULL, e.published DESC, e.id DESC"
     )
