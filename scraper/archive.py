@@ -325,6 +325,12 @@ class Archive:
              "added_at": now_iso()}
         ).last_pk
 
+    def all_sources(self) -> list[tuple[int, str, str, str, int]]:
+        """(source id, url, platform, podcast name, podcast id) of every source, by id."""
+        return self.db.execute(
+            "select s.id, s.url, s.platform, p.name, p.id from sources s "
+            "join podcasts p on p.id = s.podcast_id order by s.id").fetchall()
+
     def source(self, source_id: int) -> dict[str, Any]:
         return self.db["sources"].get(source_id)
 

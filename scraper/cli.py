@@ -62,13 +62,11 @@ def _db_path(db: Path | None, config: Path) -> Path:
 
 
 def _open_existing(db: Path):
-    import sqlite_utils
+    from scraper.reads import open_for_reading
 
     if not db.exists():
         raise _fail(f"no archive at {db}: run `scraper sync` (or `scraper demo`) first")
-    database = sqlite_utils.Database(db)
-    database.execute("PRAGMA busy_timeout = 10000")
-    return database
+    return open_for_reading(db)
 
 
 def _write_stream(value) -> None:

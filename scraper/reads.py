@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -20,6 +21,13 @@ from scraper.matching import platform_rank
 # Listing statuses whose episodes were stored: the source's picture as of that capture.
 GOOD_STATUSES = ("ok", "unchanged", "partial")
 CHUNK = 500
+
+
+def open_for_reading(path: str | Path) -> sqlite_utils.Database:
+    """An existing archive, for reports: waits for a sync's write lock instead of failing."""
+    database = sqlite_utils.Database(path)
+    database.execute("PRAGMA busy_timeout = 10000")
+    return database
 
 
 def _in(ids: list[int]) -> str:

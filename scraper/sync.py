@@ -418,9 +418,7 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
     archive = Archive(db_path)
     try:
         run_id = archive.start_run("reparse", os.getpid())
-        sql = ("select s.id, s.url, s.platform, p.name, p.id from sources s "
-               "join podcasts p on p.id = s.podcast_id order by s.id")
-        rows = [r for r in archive.db.execute(sql).fetchall()
+        rows = [r for r in archive.all_sources()
                 if (not podcast or r[3] == podcast) and (not platform or r[2] == platform)]
         reports, outcomes = [], []
         for source_id, url, platform_name, podcast_name, _ in rows:
