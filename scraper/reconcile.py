@@ -1,6 +1,8 @@
 """Canonical episodes: every platform episode of a podcast linked to exactly one real episode.
 
-`reconcile(db)` reads `platform_episodes` (written by the archive) and owns three tables:
+`reconcile(db)` reads `platform_episodes` (written by the archive) and computes three
+tables, written through the archive (`scraper.archive_match`; schema in the archive's
+migrations):
 
 - `episodes`: one row per real episode, each field with its provenance (`*_source` is
   `"<platform>:<platform_episodes.id>"`, e.g. `"rss:17"`). Ids come from an AUTOINCREMENT
@@ -17,6 +19,14 @@ Sources are processed in a fixed order (publisher feed first, then platforms by 
 source id); within a source all candidate pairs are ranked and assigned greedily, so one
 source never lands twice on a canonical episode unless the republication rules say so.
 Links already stored are kept, which makes re-runs idempotent and ids stable.
+
+Incremental: triggers queue every platform episode added, changed or deleted
+(`reconcile_queue`), and a match index keeps each episode's title key, usable day, guid and
+link keys plus per-source counts of link keys and description words (what boilerplate
+detection needs). A run matches only the queued rows, loading from the index exactly the
+canonical episodes that share a title key, guid, day window or link key with them (the only
+candidates a full run would score), and recomputes only the canonical episodes they touch;
+the result equals a full run's (`full=True`, tests/test_reconcile_incremental.py).
 
 Rules (first that fits; score in brackets):
 - `new` (1.0): nothing matched; the row starts a canonical episode.
@@ -72,8 +82,10 @@ class ReconcileReport:
     """What one `reconcile` call did. Counts are of rows written (0 on an idempotent re-run)."""
 
     podcasts: int = 0
+    # Platform episodes matched or refreshed: all of a podcast's on a full run, only the
+    # queued ones (added, changed, deleted since the last run) on an incremental one.
     platform_episodes: int = 0
-    episodes: int = 0
+    episodes: int = 0  # canonical episodes that some platform lists, after the run
     episodes_created: int = 0
     episodes_updated: int = 0
     links_created: int = 0
