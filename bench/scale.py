@@ -6,14 +6,15 @@ descriptions, 3% missing per platform) is written through the archive's real wri
 
 - reconcile cold, re-run with nothing new, and after one new feed episode (recorded as a
   sync records it) -- each in a fresh child process;
-- `scraper diff --json`, `scraper diff --markdown` and `scraper episodes --json` run as the
-  console command would (`python -m scraper ...`, stdout to /dev/null);
+- `scraper diff --json`, `scraper diff --markdown` and `scraper episodes --json`, the
+  command's own code (`scraper.cli.app`) in a child process, stdout to /dev/null;
 - the first page of every Datasette canned query (what Datasette fetches: up to
   max_returned_rows + 1 = 1,001 rows), with the template's default parameters.
 
-Peak memory is the child process's own peak RSS (`os.wait4` rusage `ru_maxrss`), so it
-includes the interpreter and imports; `scale.child_baseline_peak_mib` is that floor (a
-child that imports the package and opens the archive). Figures go to bench/results.json.
+Peak memory is each child process's own peak RSS (VmHWM, read by the child as it ends;
+`ru_maxrss` would start at the forking parent's size), so it includes the interpreter and
+imports; `scale.child_baseline_peak_mib` is that floor (a child that imports the package
+and opens the archive). Figures go to bench/results.json.
 """
 
 from __future__ import annotations
@@ -132,25 +133,16 @@ def add_one_episode(path: Path) -> None:
 
 
 def _child(args: list[str]) -> dict[str, Any]:
-    """Run `python -m bench.scale_child ARGS`; its JSON result plus its peak RSS."""
-    return _measure([sys.executable, "-m", "bench.scale_child", *args], capture=True)
-
-
-def _measure(command: list[str], capture: bool = False) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
-    with open(os.devnull, "wb") as devnull:
-        process = subprocess.Popen(command, cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE if capture else devnull)
-        output = process.stdout.read() if capture and process.stdout else b""
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}")
-    result = json.loads(output) if capture else {}
-    result.setdefault("wall_s", seconds)
-    result["peak_mib"] = usage.ru_maxrss / 1024  # kilobytes on Linux
+    """Run `python -m bench.scale_child ARGS` (stdout to /dev/null); its result, with its
+    own peak resident memory (see bench/scale_child.py for why not ru_maxrss)."""
+    with tempfile.TemporaryDirectory(prefix="bench-scale-child-") as tmp:
+        out = Path(tmp) / "result.json"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "SCALE_RESULT": str(out)}
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bench.scale_child", *args], cwd=ROOT, env=env,
+                       stdout=subprocess.DEVNULL, check=True)
+        result = json.loads(out.read_text("utf-8"))
+    result["wall_s"] = time.perf_counter() - started
     return result
 
 
@@ -202,9 +194,9 @@ def run(quick: bool = False, per_platform: int | None = None) -> Section:
         assert one["episodes_created"] == 1, one
         pages = canned_first_pages(path)
         db = ["--db", str(path)]
-        diff_json = _measure([sys.executable, "-m", "scraper", "diff", "--json", *db])
-        diff_md = _measure([sys.executable, "-m", "scraper", "diff", "--markdown", *db])
-        episodes_json = _measure([sys.executable, "-m", "scraper", "episodes", "--json", *db])
+        diff_json = _child(["cli", "diff", "--json", *db])
+        diff_md = _child(["cli", "diff", "--markdown", *db])
+        episodes_json = _child(["cli", "episodes", "--json", *db])
         size_mib = path.stat().st_size / 2**20
     figures = {
         "scale.rows": cold["rows"],
