@@ -28,17 +28,32 @@ DbOpt = Annotated[
 PodcastOpt = Annotated[str | None, typer.Option("--podcast", help="Only this podcast.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
+# Exit codes (README, "What sync promises"): 0 ok, 1 a source failed or is partial, 2 usage
+# or sources-file error, 3 another sync holds the lock, 4 new drift (`diff --fail-on`),
+# 5 the archive file cannot be used (not an archive, damaged, read-only, disk full).
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 EXIT_LOCKED = 3
+EXIT_ARCHIVE = 5
+
+# Set by the global --debug flag: tracebacks are shown instead of one line.
+DEBUG = False
 
 
 def _err(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: one line, whatever the terminal width (cron logs, grep).
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                               soft_wrap=True, markup=True)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    if DEBUG and sys.exc_info()[0] is not None:
+        import traceback
+
+        traceback.print_exc()
     _err(message)
     return typer.Exit(code)
 
@@ -62,10 +77,16 @@ def _db_path(db: Path | None, config: Path) -> Path:
 
 
 def _open_existing(db: Path):
+    from scraper.dbfaults import check_archive_file
+    from scraper.errors import ArchiveError
     from scraper.reads import open_for_reading
 
     if not db.exists():
         raise _fail(f"no archive at {db}: run `scraper sync` (or `scraper demo`) first")
+    try:
+        check_archive_file(db, writing=False)
+    except ArchiveError as error:
+        raise _fail(str(error), EXIT_ARCHIVE) from None
     return open_for_reading(db)
 
 
@@ -92,7 +113,7 @@ def sync(
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch every configured platform listing and archive it; exit 1 if any source failed."""
-    from scraper.errors import ConfigError, LockedError
+    from scraper.errors import ArchiveError, ConfigError, LockedError
     from scraper.routes import Routes
 
     settings = _load(config)
@@ -110,6 +131,11 @@ def sync(
         )
     except LockedError as error:
         raise _fail(str(error), EXIT_LOCKED) from None
+    except ArchiveError as error:
+        raise _fail(str(error), EXIT_ARCHIVE) from None
+    except Exception as error:  # noqa: BLE001 - a bug: one line, the traceback with --debug
+        raise _fail(f"sync stopped by an internal error: {type(error).__name__}: {error}; "
+                    f"run again with --debug for the traceback") from None
     _print_summary(summary, as_json)
     raise typer.Exit(0 if summary.ok else EXIT_FAILED)
 
@@ -164,6 +190,8 @@ def _print_summary(summary, as_json: bool) -> None:
     for s in summary.sources:
         if s.error:
             console.print(f"[red]{s.platform}[/] {s.url}: {s.error}", highlight=False)
+        for warning in s.warnings:
+            console.print(f"[yellow]{s.platform}[/] {s.url}: {warning}", highlight=False)
 
 
 @app.command()
@@ -180,6 +208,7 @@ def parse(
 
     import adapters
     from scraper.errors import ScraperError
+    from scraper.fixtures import case_for_file
     from scraper.models import Capture
     from scraper.parsing import parse_capture
 
@@ -195,6 +224,14 @@ def parse(
                     ".rss": "application/rss+xml"}.get(suffix, "text/html; charset=utf-8")
     capture = Capture(url=url or file.resolve().as_uri(), status=200, body=file.read_bytes(),
                       fetched_at=moment, headers={"content-type": content_type})
+    recorded = case_for_file(file)
+    if recorded is not None and recorded.platform == adapter.name:
+        # A recording: its index entry says which URL (and request: method, body) it answers.
+        capture = recorded.capture()
+        if url:
+            capture.url = capture.final_url = url
+        if fetched_at:
+            capture.fetched_at = moment
     try:
         listing = parse_capture(adapter, capture)
     except ScraperError as error:
@@ -216,7 +253,7 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
     rows = [{"podcast": s.podcast, "platform": s.platform, "url": s.url,
              "fetch": s.fetch or "auto",
              **last.get(s.url, {"status": "never synced", "listed": None, "claimed": None,
-                                "captured": None})}
+                                "captured": None, "warnings": []})}
             for s in settings.sources()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -230,7 +267,12 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
     for row in rows:
         table.add_row(*(str(row[c]) if row[c] is not None else "-" for c in (
             "podcast", "platform", "url", "status", "listed", "claimed", "captured")))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for row in rows:
+        for warning in row["warnings"]:
+            console.print(f"[yellow]{row['platform']}[/] {row['url']}: {warning}",
+                          highlight=False)
 
 
 @app.command()
@@ -279,7 +321,7 @@ def reparse(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-run adapters over stored captures, without network (e.g. after an adapter fix)."""
-    from scraper.errors import LockedError
+    from scraper.errors import ArchiveError, LockedError
     from scraper.sync import reparse as run_reparse
 
     db_path = _db_path(db, config)
@@ -288,6 +330,8 @@ def reparse(
         summary = run_reparse(db_path, podcast=podcast, platform=platform)
     except LockedError as error:
         raise _fail(str(error), EXIT_LOCKED) from None
+    except ArchiveError as error:
+        raise _fail(str(error), EXIT_ARCHIVE) from None
     _print_summary(summary, as_json)
     raise typer.Exit(0 if summary.ok else EXIT_FAILED)
 
@@ -305,9 +349,16 @@ def demo(
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
+    from scraper.errors import ArchiveError, LockedError
+
     with serve_recordings() as server:
         settings = demo_config(server, db)
-        summary = _run_with_progress(settings, db, quiet=as_json)
+        try:
+            summary = _run_with_progress(settings, db, quiet=as_json)
+        except LockedError as error:
+            raise _fail(str(error), EXIT_LOCKED) from None
+        except ArchiveError as error:
+            raise _fail(f"{error} (or run `scraper demo --fresh`)", EXIT_ARCHIVE) from None
     _print_summary(summary, as_json)
     if not as_json:
         typer.echo(f"\nNext: scraper diff --db {db}   |   scraper episodes --db {db}   |   "
@@ -403,6 +454,88 @@ def changes(
 
 
 @app.command()
+def feed(
+    db: DbOpt = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    podcast: Annotated[str | None, typer.Option(
+        "--podcast", help="Podcast name or slug (default: the only one).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the feed here (atomically) instead of stdout.")] = None,
+    include_all: Annotated[bool, typer.Option(
+        "--all", help="Also episodes no platform gives audio for (without enclosure).")] = False,
+    self_url: Annotated[str | None, typer.Option(
+        "--self-url", help="The URL the feed is published at (atom:link self, podcast:guid).")
+    ] = None,
+) -> None:
+    """Rebuild the podcast's RSS feed from the reconciled archive."""
+    from scraper.feed import FeedError, feed_for
+
+    database = _open_existing(_db_path(db, config))
+    try:
+        result = feed_for(database, podcast, include_all=include_all, self_url=self_url)
+    except FeedError as error:
+        raise _fail(str(error), 2) from None
+    if output is None:
+        sys.stdout.buffer.write(result.xml)
+        sys.stdout.buffer.flush()
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".part")
+    partial.write_bytes(result.xml)
+    partial.replace(output)  # readers never see half a feed
+    left = (f"; {result.without_audio} without audio left out (--all keeps them)"
+            if result.without_audio and not include_all else "")
+    typer.echo(f"wrote {result.items} episodes to {output}{left}", err=True)
+
+
+@app.command()
+def notify(
+    config: ConfigOpt = Path("scraper.toml"),
+    db: DbOpt = None,
+    podcast: PodcastOpt = None,
+    test: Annotated[bool, typer.Option(
+        "--test", help="Send a sample alert to every [notify] URL, nothing else.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send alerts for drift not alerted yet (sync does this after each run)."""
+    settings = _load(config)
+    if settings.notify is None:
+        # "\\[" : the message goes through rich, where [notify] would be a style tag.
+        raise _fail(f"{config} has no \\[notify] table: add one with urls = \\[...] "
+                    "(Apprise URLs, see README)", 2)
+    from scraper.notify import notify_podcasts, send_test, summary_json
+
+    if test:
+        delivery = send_test(settings.notify)
+        for error in delivery.errors:
+            _err(f"test alert not delivered to {error}")
+        typer.echo(f"test alert delivered to {delivery.delivered} of "
+                   f"{len(settings.notify.urls)} URLs")
+        raise typer.Exit(0 if not delivery.errors else EXIT_FAILED)
+    from scraper.archive import Archive
+
+    db_path = _db_path(db, config)
+    _open_existing(db_path).close()
+    archive = Archive(db_path)
+    try:
+        from scraper.reads import podcasts
+
+        ids = [r["id"] for r in podcasts(archive.db, podcast)]
+        results = notify_podcasts(archive.db, settings.notify, ids, db_name=db_path.stem)
+    finally:
+        archive.close()
+    rows = summary_json(results)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for row in rows:
+            kinds = ", ".join(f"{n} {k}" for k, n in row["kinds"].items()) or "nothing new"
+            typer.echo(f"{row['podcast']}: {kinds}; delivered to {row['delivered']} URL(s)")
+    failed = any(row["errors"] for row in rows)
+    raise typer.Exit(EXIT_FAILED if failed else 0)
+
+
+@app.command()
 def serve(
     db: DbOpt = None,
     config: ConfigOpt = Path("scraper.toml"),
@@ -410,11 +543,17 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8001,
 ) -> None:
     """Browse the archive in Datasette, with facets, search and canned reports."""
+    from scraper.datasette import exit_code, port_in_use
     from scraper.datasette import serve as run_datasette
 
     db_path = _db_path(db, config)
     _open_existing(db_path).close()
-    run_datasette(db_path, host=host, port=port)
+    if port_in_use(host, port):
+        raise _fail(f"port {port} on {host} is in use (another `scraper serve`?): stop it or "
+                    f"pick another --port")
+    process = run_datasette(db_path, host=host, port=port)
+    # Datasette's own exit code (a port taken in between is its error, non-zero).
+    raise typer.Exit(exit_code(process.returncode))
 
 
 def version_callback(value: bool) -> None:
@@ -429,8 +568,16 @@ def version_callback(value: bool) -> None:
 def main_options(
     version: Annotated[bool, typer.Option("--version", callback=version_callback,
                                           is_eager=True, help="Show the version.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show tracebacks (and debug logs) instead of one-line errors.")] = False,
 ) -> None:
     """Scrape a podcast's listings on many platforms into one reconciled SQLite archive."""
+    global DEBUG
+    DEBUG = debug
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 
 
 def main() -> None:

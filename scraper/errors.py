@@ -62,3 +62,17 @@ class LockedError(ScraperError):
     """Another `scraper sync` holds the archive's write lock."""
 
     kind = "locked"
+
+
+class ArchiveError(ScraperError):
+    """The archive file cannot be used: not SQLite, damaged, another program's database,
+    read-only, or the disk is full. Stops the run (exit code 5)."""
+
+    kind = "archive"
+
+
+class ParseError(ScraperError):
+    """An adapter raised something that is not one of ours: a bug in the adapter. The
+    page is kept; the message names the exception and where it was raised."""
+
+    kind = "parse"

@@ -43,15 +43,19 @@ def _has(db: sqlite_utils.Database, table: str) -> bool:
 
 
 def sources_status(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
-    """url -> the source's latest listing: status, listed, claimed, captured."""
+    """url -> the source's latest listing: status, listed, claimed, captured, warnings."""
     if not _has(db, "listings"):
         return {}
     last: dict[str, dict[str, Any]] = {}
+    # An archive not synced since migration m004 has no warnings column yet.
+    warnings = ("l.warnings" if "warnings" in db["listings"].columns_dict
+                else "NULL as warnings")
     for row in db.query(
         "select s.url, l.status, l.listed_count as listed, l.claimed_count as claimed, "
-        "l.fetched_at as captured from sources s join listings l on l.id = "
+        f"l.fetched_at as captured, {warnings} from sources s join listings l on l.id = "
         "(select max(id) from listings where source_id = s.id)"
     ):
+        row["warnings"] = row["warnings"].split("\n") if row["warnings"] else []
         last[row.pop("url")] = row
     return last
 
@@ -70,13 +74,31 @@ def podcast_sources(db: sqlite_utils.Database, podcast_id: int) -> list[dict[str
 
 
 def latest_good_listing(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
+    # An archive written before migration m004 has no warnings column.
+    warnings = "warnings" if "warnings" in db["listings"].columns_dict else "NULL AS warnings"
     rows = list(db.query(
-        "SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages "
+        f"SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, {warnings} "
         f"FROM listings WHERE source_id = ? AND status IN ({_in(list(GOOD_STATUSES))}) "
         "ORDER BY fetched_at DESC, id DESC LIMIT 1",
         [source_id, *GOOD_STATUSES],
     ))
     return rows[0] if rows else None
+
+
+def latest_listing_status(db: sqlite_utils.Database, podcast_id: int) -> Iterator[dict[str, Any]]:
+    """Each source of the podcast with its latest listing's status and error, by source id."""
+    yield from db.query(
+        "SELECT s.id, s.platform, s.url, l.status, l.error FROM sources s "
+        "JOIN listings l ON l.id = (SELECT max(id) FROM listings WHERE source_id = s.id) "
+        "WHERE s.podcast_id = ? ORDER BY s.id", [podcast_id])
+
+
+def listed_episodes(db: sqlite_utils.Database, podcast_id: int) -> Iterator[dict[str, Any]]:
+    """id, title, published of the podcast's canonical episodes that a platform lists,
+    newest first."""
+    yield from db.query(
+        "SELECT id, title, published FROM episodes WHERE podcast_id = ? AND platforms > 0 "
+        "ORDER BY published IS NULL, published DESC, id DESC", [podcast_id])
 
 
 def present_platforms(db: sqlite_utils.Database) -> list[str]:
