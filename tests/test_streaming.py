@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from archive_rows import build_ground_truth, create_archive
 
+from scraper.archive import Archive
 from scraper.drift import diff_report, iter_diff_report, iter_markdown, render_markdown
 from scraper.jsonstream import write_json
 from scraper.reads import canonical_episodes_json
@@ -22,6 +23,7 @@ from scraper.reconcile import reconcile
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("stream") / "archive.db"
+    Archive(path).close()  # the archive's own schema, so the CLI accepts the file
     db = create_archive(str(path))
     build_ground_truth(db)
     reconcile(db)
