@@ -283,7 +283,9 @@ def coverage_sql(platforms: list[str] | tuple[str, ...]) -> str:
     def count(platform: str, listed: bool) -> str:
         only_listed = " AND coalesce(pe.listed, 1) = 1" if listed else ""
         return (
-            "(SELECT count(*) FROM episode_links l JOIN platform_episodes pe "
+            # CROSS JOIN keeps the episode's links first: the platform index would
+            # otherwise walk every row of the platform for each cell.
+            "(SELECT count(*) FROM episode_links l CROSS JOIN platform_episodes pe "
             f"ON pe.id = l.platform_episode_id WHERE l.episode_id = e.id "
             f"AND pe.platform = {_literal(platform)}{only_listed})"
         )
