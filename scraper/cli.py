@@ -192,6 +192,9 @@ def _print_summary(summary, as_json: bool) -> None:
             console.print(f"[red]{s.platform}[/] {s.url}: {s.error}", highlight=False)
         for warning in s.warnings:
             console.print(f"[yellow]{s.platform}[/] {s.url}: {warning}", highlight=False)
+        if s.note:
+            console.print(f"[cyan]{s.platform}[/] {s.url}: {s.note}", highlight=False,
+                          soft_wrap=True)
 
 
 @app.command()
@@ -286,14 +289,19 @@ def add(
         "--route", help="PREFIX=BASE for the check (repeatable).")] = None,
     check: Annotated[bool, typer.Option(
         "--check/--no-check", help="Fetch and parse the page before adding it.")] = True,
+    with_feed: Annotated[bool, typer.Option(
+        "--with-feed", help="Also add the publisher's feed when the platform names it "
+        "(Apple's feedUrl).")] = False,
 ) -> None:
-    """Detect the platform of URL, check the page parses, and append it to the sources file."""
+    """Detect the platform of URL, check the page parses, and append it to the sources file.
+    When the platform names the publisher's own feed, propose it (or add it: --with-feed)."""
     from scraper.config import add_source
     from scraper.errors import ConfigError, ScraperError
     from scraper.routes import Routes
     from scraper.sync import check_source
 
     settings = _load(config, required=False)
+    feed: str | None = None
     try:
         routes = settings.routes.merged(Routes.parse_option(route or []))
         if check:
@@ -303,6 +311,7 @@ def add(
                 show.claimed_count else ""
             typer.echo(f"checked: {show.title if show and show.title else '(untitled)'}: "
                        f"{len(listing.episodes)} episodes on the first page{claimed}")
+            feed = show.feed_url if show else None
         added = add_source(config, url, podcast, platform)
     except ConfigError as error:
         raise _fail(str(error), 2) from None
@@ -310,6 +319,31 @@ def add(
         raise _fail(f"{url} did not check out ({type(error).__name__}: {error}); "
                     f"fix the URL, or add it anyway with --no-check") from None
     typer.echo(f"added {added.platform} source {added.url} to {podcast!r} in {config}")
+    if feed and feed != added.url:
+        _offer_feed(config, settings, feed, podcast, added.platform, with_feed)
+
+
+def _offer_feed(config: Path, settings, feed: str, podcast: str, platform: str,
+                add_it: bool) -> None:
+    """The publisher's feed a platform names: added with --with-feed, else proposed."""
+    import adapters
+    from scraper.config import add_source
+    from scraper.errors import ConfigError
+
+    feed = adapters.get("rss").canonical_url(feed)
+    if any(adapters.get("rss").canonical_url(s.url) == feed for s in settings.sources(podcast)):
+        return
+    if not add_it:
+        typer.echo(f"{platform} names the publisher's feed {feed}: add it too with "
+                   f"`scraper add {feed} --podcast {podcast!r}` (`scraper add --with-feed` "
+                   "adds both at once)")
+        return
+    try:
+        added = add_source(config, feed, podcast, "rss")
+    except ConfigError as error:
+        raise _fail(str(error), 2) from None
+    typer.echo(f"added rss source {added.url} (the publisher's feed {platform} names) "
+               f"to {podcast!r} in {config}")
 
 
 @app.command()
@@ -500,8 +534,7 @@ def notify(
     """Send alerts for drift not alerted yet (sync does this after each run)."""
     settings = _load(config)
     if settings.notify is None:
-        # "\\[" : the message goes through rich, where [notify] would be a style tag.
-        raise _fail(f"{config} has no \\[notify] table: add one with urls = \\[...] "
+        raise _fail(f"{config} has no [notify] table: add one with urls = [...] "
                     "(Apprise URLs, see README)", 2)
     from scraper.notify import notify_podcasts, send_test, summary_json
 

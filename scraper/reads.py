@@ -74,10 +74,12 @@ def podcast_sources(db: sqlite_utils.Database, podcast_id: int) -> list[dict[str
 
 
 def latest_good_listing(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
-    # An archive written before migration m004 has no warnings column.
-    warnings = "warnings" if "warnings" in db["listings"].columns_dict else "NULL AS warnings"
+    # An archive written before migrations m004/m005 lacks these columns (NULL until synced).
+    present = db["listings"].columns_dict
+    optional = ", ".join(c if c in present else f"NULL AS {c}"
+                         for c in ("warnings", "window", "window_from"))
     rows = list(db.query(
-        f"SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, {warnings} "
+        f"SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, {optional} "
         f"FROM listings WHERE source_id = ? AND status IN ({_in(list(GOOD_STATUSES))}) "
         "ORDER BY fetched_at DESC, id DESC LIMIT 1",
         [source_id, *GOOD_STATUSES],
