@@ -156,7 +156,7 @@ def pairwise_costs(rows: list[dict[str, Any]], loop_side: int,
                 matches += 1
     loop = (time.perf_counter() - started) / (len(a) * len(b))
 
-    import numpy as np
+    import numpy as np  # the bench extra; `python -m bench` checks it is there
 
     a = rng.sample(by_platform["rss"], min(block_side, len(by_platform["rss"])))
     b = rng.sample(by_platform["audible"], min(block_side, len(by_platform["audible"])))

@@ -77,10 +77,9 @@ def _db_path(db: Path | None, config: Path) -> Path:
 
 
 def _open_existing(db: Path):
-    import sqlite_utils
-
     from scraper.dbfaults import check_archive_file
     from scraper.errors import ArchiveError
+    from scraper.reads import open_for_reading
 
     if not db.exists():
         raise _fail(f"no archive at {db}: run `scraper sync` (or `scraper demo`) first")
@@ -88,9 +87,16 @@ def _open_existing(db: Path):
         check_archive_file(db, writing=False)
     except ArchiveError as error:
         raise _fail(str(error), EXIT_ARCHIVE) from None
-    database = sqlite_utils.Database(db)
-    database.execute("PRAGMA busy_timeout = 10000")
-    return database
+    return open_for_reading(db)
+
+
+def _write_stream(value) -> None:
+    """JSON as `json.dumps(indent=2)` writes it, item by item (see scraper.jsonstream)."""
+    from scraper.jsonstream import write_json
+
+    write_json(value, sys.stdout.write)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
 @app.command()
@@ -244,18 +250,9 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
     db_path = db or settings.db
     last: dict[str, dict] = {}
     if db_path.exists():
-        database = _open_existing(db_path)
-        # An archive not synced since migration m004 has no warnings column yet.
-        warnings = ("l.warnings" if "warnings" in database["listings"].columns_dict
-                    else "NULL as warnings")
-        for row in database.query(
-            "select s.url, l.status, l.listed_count as listed, l.claimed_count as claimed, "
-            f"l.fetched_at as captured, {warnings} from sources s "
-            "join listings l on l.source_id = s.id "
-            "where l.id = (select max(id) from listings where source_id = s.id)"
-        ):
-            row["warnings"] = row["warnings"].split("\n") if row["warnings"] else []
-            last[row.pop("url")] = row
+        from scraper.reads import sources_status
+
+        last = sources_status(_open_existing(db_path))
     rows = [{"podcast": s.podcast, "platform": s.platform, "url": s.url,
              "fetch": s.fetch or "auto",
              **last.get(s.url, {"status": "never synced", "listed": None, "claimed": None,
@@ -412,13 +409,13 @@ def episodes(
     limit: Annotated[int, typer.Option("--limit", help="Rows to show (table output).")] = 50,
 ) -> None:
     """Canonical episodes with their chosen fields and provenance."""
-    from scraper.reconcile import canonical_episodes_json
+    from scraper.reads import canonical_episodes
 
     database = _open_existing(_db_path(db, config))
-    rows = canonical_episodes_json(database, podcast)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        _write_stream(canonical_episodes(database, podcast))
         return
+    rows = list(canonical_episodes(database, podcast))
     from rich.console import Console
     from rich.table import Table
 
@@ -444,12 +441,12 @@ def diff(
     markdown: Annotated[bool, typer.Option("--markdown", help="Markdown report.")] = False,
 ) -> None:
     """Drift between platforms: counts, missing, not yet seen, extra, disagreements."""
-    from scraper.drift import diff_report, render_markdown
+    from scraper.drift import iter_diff_report, render_markdown
 
     database = _open_existing(_db_path(db, config))
-    report = diff_report(database, podcast=podcast, platforms=platform or None)
+    report = iter_diff_report(database, podcast=podcast, platforms=platform or None)
     if as_json:
-        typer.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+        _write_stream(report)
     else:
         text = render_markdown(report)
         if markdown:
@@ -554,8 +551,9 @@ def notify(
     _open_existing(db_path).close()
     archive = Archive(db_path)
     try:
-        ids = [r[0] for r in archive.db.execute(
-            "SELECT id FROM podcasts WHERE ? IS NULL OR name = ?", [podcast, podcast])]
+        from scraper.reads import podcasts
+
+        ids = [r["id"] for r in podcasts(archive.db, podcast)]
         results = notify_podcasts(archive.db, settings.notify, ids, db_name=db_path.stem)
     finally:
         archive.close()
