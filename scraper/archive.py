@@ -36,22 +36,22 @@ def now_iso() -> str:
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db["podcasts"].create({"id": int, "name": str, "created_at": str}, pk="id")
-    db["podcasts"].create_index(["name"], unique=True)
-    db["sources"].create(
+    db.table("podcasts").create({"id": int, "name": str, "created_at": str}, pk="id")
+    db.table("podcasts").create_index(["name"], unique=True)
+    db.table("sources").create(
         {"id": int, "podcast_id": int, "platform": str, "url": str, "fetch_mode": str,
          "added_at": str},
         pk="id", foreign_keys=[("podcast_id", "podcasts", "id")],
     )
-    db["sources"].create_index(["podcast_id", "url"], unique=True)
-    db["runs"].create(
+    db.table("sources").create_index(["podcast_id", "url"], unique=True)
+    db.table("runs").create(
         {"id": int, "kind": str, "started_at": str, "finished_at": str, "status": str,
          "pid": int, "sources_ok": int, "sources_failed": int, "episodes_new": int,
          "episodes_changed": int, "episodes_removed": int, "error": str},
         pk="id",
     )
-    db["bodies"].create({"sha256": str, "size": int, "compressed": bytes}, pk="sha256")
-    db["captures"].create(
+    db.table("bodies").create({"sha256": str, "size": int, "compressed": bytes}, pk="sha256")
+    db.table("captures").create(
         {"id": int, "run_id": int, "source_id": int, "url": str, "final_url": str,
          "status": int, "fetched_at": str, "sha256": str, "content_type": str, "etag": str,
          "last_modified": str, "via": str},
@@ -59,9 +59,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("run_id", "runs", "id"), ("source_id", "sources", "id"),
                       ("sha256", "bodies", "sha256")],
     )
-    db["captures"].create_index(["url", "fetched_at"])
-    db["captures"].create_index(["source_id", "run_id"])
-    db["listings"].create(
+    db.table("captures").create_index(["url", "fetched_at"])
+    db.table("captures").create_index(["source_id", "run_id"])
+    db.table("listings").create(
         {"id": int, "run_id": int, "source_id": int, "status": str, "error_kind": str,
          "error": str, "claimed_count": int, "listed_count": int, "pages": int,
          "fetched_at": str, "show_title": str, "show_author": str, "show_description": str,
@@ -69,8 +69,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("run_id", "runs", "id"), ("source_id", "sources", "id")],
     )
-    db["listings"].create_index(["source_id", "run_id"])
-    db["platform_episodes"].create(
+    db.table("listings").create_index(["source_id", "run_id"])
+    db.table("platform_episodes").create(
         {"id": int, "source_id": int, "podcast_id": int, "platform": str, "episode_id": str,
          "title": str, "published": str, "published_raw": str, "published_flag": str,
          "duration_seconds": int, "duration_precision": int, "description": str,
@@ -80,36 +80,36 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("source_id", "sources", "id"), ("podcast_id", "podcasts", "id")],
     )
-    db["platform_episodes"].create_index(["source_id", "episode_id"], unique=True)
-    db["platform_episodes"].create_index(["podcast_id", "platform"])
-    db["platform_episode_versions"].create(
+    db.table("platform_episodes").create_index(["source_id", "episode_id"], unique=True)
+    db.table("platform_episodes").create_index(["podcast_id", "platform"])
+    db.table("platform_episode_versions").create(
         {"id": int, "platform_episode_id": int, "run_id": int, "seen_at": str, "change": str,
          "changes": str},
         pk="id",
         foreign_keys=[("platform_episode_id", "platform_episodes", "id"),
                       ("run_id", "runs", "id")],
     )
-    db["platform_episode_versions"].create_index(["platform_episode_id"])
-    db["platform_episode_versions"].create_index(["run_id"])
+    db.table("platform_episode_versions").create_index(["platform_episode_id"])
+    db.table("platform_episode_versions").create_index(["run_id"])
 
 
 @migrations()
 def m002_capture_server_date(db: sqlite_utils.Database) -> None:
     # The server's Date header: the clock the page was rendered by (Capture.page_time).
-    db["captures"].add_column("server_date", str)
+    db.table("captures").add_column("server_date", str)
 
 
 @migrations()
 def m003_reconcile_marks(db: sqlite_utils.Database) -> None:
     # Per podcast: the episodes mark (see Archive.episodes_mark) its last reconcile saw.
-    db["reconcile_marks"].create({"podcast_id": int, "mark": int}, pk="podcast_id")
+    db.table("reconcile_marks").create({"podcast_id": int, "mark": int}, pk="podcast_id")
 
 
 @migrations()
 def m004_listing_warnings(db: sqlite_utils.Database) -> None:
     # What an adapter could not read on a listing that is still complete ("layout_drift: ...");
     # one warning per line, NULL when none.
-    db["listings"].add_column("warnings", str)
+    db.table("listings").add_column("warnings", str)
 
 
 @migrations()
@@ -117,10 +117,10 @@ def m005_capture_requests(db: sqlite_utils.Database) -> None:
     # The request a capture answers when it was not a plain GET (an API POST): its method,
     # its body (stored in `bodies` by hash) and the headers that describe it. Conditional
     # reuse and reparse look captures up by url + method + body hash.
-    db["captures"].add_column("method", str)
-    db["captures"].add_column("request_sha256", str)
-    db["captures"].add_column("request_headers", str)
-    db["captures"].create_index(["url", "method", "request_sha256"])
+    db.table("captures").add_column("method", str)
+    db.table("captures").add_column("request_sha256", str)
+    db.table("captures").add_column("request_headers", str)
+    db.table("captures").create_index(["url", "method", "request_sha256"])
 
 
 # m006, not m005: the podimo branch's m005_capture_requests comes first when both are merged.
@@ -129,15 +129,15 @@ def m006_listing_window(db: sqlite_utils.Database) -> None:
     # A platform that lists only its newest N episodes by design (Apple's lookup API: 200):
     # N, and the publish date of the oldest episode the window reached. Older episodes are
     # beyond the window: never marked removed, reported apart from "missing".
-    db["listings"].add_column("window", int)
-    db["listings"].add_column("window_from", str)
+    db.table("listings").add_column("window", int)
+    db.table("listings").add_column("window_from", str)
 
 
 @migrations()
 def m020_alerts(db: sqlite_utils.Database) -> None:
     # Drift already alerted (scraper.notify): a key per drift item per podcast, kept while
     # the drift lasts, so the same report is never sent twice and drift that comes back is.
-    db["alerts_sent"].create(
+    db.table("alerts_sent").create(
         {"podcast_id": int, "key": str, "kind": str, "source_id": int, "episode_id": int,
          "run_id": int, "sent_at": str},
         pk=("podcast_id", "key"), foreign_keys=[("podcast_id", "podcasts", "id")],
@@ -281,7 +281,7 @@ def ensure_search(db: sqlite_utils.Database, *, rebuild: bool = False) -> list[s
         if not db[table].exists():
             continue
         if rebuild or not db[f"{table}_fts"].exists():
-            db[table].enable_fts(columns, create_triggers=True, replace=True)
+            db.table(table).enable_fts(columns, create_triggers=True, replace=True)
         enabled.append(table)
     return enabled
 
@@ -371,7 +371,7 @@ class Archive:
         row = self.db.execute("select id from podcasts where name = ?", [name]).fetchone()
         if row:
             return row[0]
-        return self.db["podcasts"].insert({"name": name, "created_at": now_iso()}).last_pk
+        return _new_id(self.db.table("podcasts").insert({"name": name, "created_at": now_iso()}))
 
     def ensure_source(self, podcast_id: int, platform: str, url: str, fetch_mode: str) -> int:
         row = self.db.execute(
@@ -380,12 +380,13 @@ class Archive:
         ).fetchone()
         if row:
             if (row[1], row[2]) != (platform, fetch_mode):
-                self.db["sources"].update(row[0], {"platform": platform, "fetch_mode": fetch_mode})
+                self.db.table("sources").update(
+                    row[0], {"platform": platform, "fetch_mode": fetch_mode})
             return row[0]
-        return self.db["sources"].insert(
+        return _new_id(self.db.table("sources").insert(
             {"podcast_id": podcast_id, "platform": platform, "url": url, "fetch_mode": fetch_mode,
              "added_at": now_iso()}
-        ).last_pk
+        ))
 
     def all_sources(self) -> list[tuple[int, str, str, str, int]]:
         """(source id, url, platform, podcast name, podcast id) of every source, by id."""
@@ -394,7 +395,7 @@ class Archive:
             "join podcasts p on p.id = s.podcast_id order by s.id").fetchall()
 
     def source(self, source_id: int) -> dict[str, Any]:
-        return self.db["sources"].get(source_id)
+        return self.db.table("sources").get(source_id)
 
     # Runs -----------------------------------------------------------------------------------
 
@@ -406,9 +407,9 @@ class Archive:
             [now_iso()],
         )
         self.db.conn.commit()
-        return self.db["runs"].insert(
+        return _new_id(self.db.table("runs").insert(
             {"kind": kind, "started_at": now_iso(), "status": "running", "pid": pid}
-        ).last_pk
+        ))
 
     def finish_run(self, run_id: int, outcomes: Iterable[SourceOutcome], error: str | None = None):
         outcomes = list(outcomes)
@@ -416,7 +417,7 @@ class Archive:
         status = "failed" if error else ("ok" if not failed else "partial")
         if outcomes and failed == len(outcomes):
             status = "failed"
-        self.db["runs"].update(
+        self.db.table("runs").update(
             run_id,
             {"finished_at": now_iso(), "status": status,
              "sources_ok": len(outcomes) - failed, "sources_failed": failed,
@@ -431,7 +432,7 @@ class Archive:
     def _store_body(self, body: bytes, sha256: str) -> None:
         exists = self.db.execute("select 1 from bodies where sha256 = ?", [sha256]).fetchone()
         if not exists:
-            self.db["bodies"].insert(
+            self.db.table("bodies").insert(
                 {"sha256": sha256, "size": len(body), "compressed": zlib.compress(body, 6)}
             )
 
@@ -441,7 +442,7 @@ class Archive:
         request = capture.request
         if request.body is not None:
             self._store_body(request.body, request.body_sha256 or "")
-        self.db["captures"].insert(
+        self.db.table("captures").insert(
             {"run_id": run_id, "source_id": source_id, "url": capture.url,
              "final_url": capture.final_url, "status": capture.status,
              "fetched_at": capture.fetched_at.isoformat(timespec="seconds"), "sha256": sha,
@@ -547,7 +548,7 @@ class Archive:
         return row[0] if row else None
 
     def set_reconciled_mark(self, podcast_id: int, mark: int) -> None:
-        self.db["reconcile_marks"].upsert({"podcast_id": podcast_id, "mark": mark},
+        self.db.table("reconcile_marks").upsert({"podcast_id": podcast_id, "mark": mark},
                                           pk="podcast_id")
 
     def last_good_listing(self, source_id: int) -> dict[str, Any] | None:
@@ -577,7 +578,7 @@ class Archive:
             warnings = "\n".join(listing.warnings) if listing and listing.warnings else None
             if outcome.status == "unchanged" and previous:
                 warnings = previous.get("warnings")  # the same pages: the same warnings
-            self.db["listings"].insert(
+            self.db.table("listings").insert(
                 {"run_id": run_id, "source_id": outcome.source_id, "status": outcome.status,
                  "error_kind": outcome.error_kind, "error": outcome.error,
                  "claimed_count": show.claimed_count if show else None,
@@ -628,7 +629,7 @@ class Archive:
                 if row[name] != fields[name]
             }
             update = {**fields, "last_seen_run": run_id, "last_seen_at": seen_at, "listed": 1}
-            self.db["platform_episodes"].update(row["id"], update)
+            self.db.table("platform_episodes").update(row["id"], update)
             if not row["listed"]:
                 versions.append(_version(row["id"], run_id, seen_at, "returned", changes))
                 outcome.new += 1
@@ -636,7 +637,7 @@ class Archive:
                 versions.append(_version(row["id"], run_id, seen_at, "changed", changes))
                 outcome.changed += 1
         if inserts:
-            table = self.db["platform_episodes"]
+            table = self.db.table("platform_episodes")
             table.insert_all(inserts, batch_size=40)
             for row in self.db.query(
                 "select id, episode_id, title, published from platform_episodes "
@@ -655,11 +656,17 @@ class Archive:
                 if windowed and not (window_from and (row["published"] or "") > window_from):
                     continue
                 if row["listed"]:
-                    self.db["platform_episodes"].update(row["id"], {"listed": 0})
+                    self.db.table("platform_episodes").update(row["id"], {"listed": 0})
                     versions.append(_version(row["id"], run_id, seen_at, "removed", {}))
                     outcome.removed += 1
         if versions:
-            self.db["platform_episode_versions"].insert_all(versions, batch_size=150)
+            self.db.table("platform_episode_versions").insert_all(versions, batch_size=150)
+
+
+def _new_id(inserted: sqlite_utils.db.Table) -> int:
+    """The id of the row `Table.insert` just wrote."""
+    assert inserted.last_pk is not None
+    return int(inserted.last_pk)
 
 
 def _episode_fields(episode: Episode) -> dict[str, Any]:

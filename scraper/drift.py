@@ -101,8 +101,13 @@ def _compare(out: dict[str, Any], episode: dict[str, Any], rows: list[dict[str, 
     canon_day = _day(episode["published"])
     dated = [r for r in rows if r["published"] and r["published_flag"] not in UNUSABLE_DATE_FLAGS]
     if canon_day and dated:
-        row = min(dated, key=lambda r: (abs((_day(r["published"]) - canon_day).days), r["id"]))
-        days = (_day(row["published"]) - canon_day).days
+        def off(r: dict[str, Any]) -> int:
+            day = _day(r["published"])
+            assert day is not None and canon_day is not None  # only dated rows get here
+            return (day - canon_day).days
+
+        row = min(dated, key=lambda r: (abs(off(r)), r["id"]))
+        days = off(row)
         if abs(days) > _tolerance(row["published_flag"]):
             out["date_disagreements"].append({
                 **_brief(episode), "platform_episode_id": row["id"],

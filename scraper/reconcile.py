@@ -153,9 +153,9 @@ class Noise:
 
     def clean(self, items: list[tuple[Item, set[str], set[str]]]) -> None:
         if not self.complete:
-            for kind, index in ((KEY, 1), (WORD, 2)):
+            for kind, groups in ((KEY, [e[1] for e in items]), (WORD, [e[2] for e in items])):
                 known = self.known[kind]
-                unknown = {v for entry in items for v in entry[index] if v not in known}
+                unknown = {v for group in groups for v in group if v not in known}
                 noisy = self.store.noisy(self.podcast_id, kind, unknown, MAX_KEY_PER_SOURCE)
                 known.update((v, v in noisy) for v in unknown)
         for item, keys, words in items:
@@ -191,14 +191,14 @@ def _match_full(store: MatchStore, podcast_id: int, ids: Iterator[int]) -> tuple
     by_id = {item.id: item for item in items}
     matcher = Matcher(ids)
     for link in store.podcast_links(podcast_id):
-        item = by_id.get(link["platform_episode_id"])
-        if item is None:
+        member = by_id.get(link["platform_episode_id"])
+        if member is None:
             continue
         cluster = matcher.clusters.get(link["episode_id"])
         if cluster is None:
             cluster = Cluster(link["episode_id"], podcast_id, link["key"])
             matcher.add_cluster(cluster)
-        matcher.attach(item, cluster, link["score"], link["rule"])
+        matcher.attach(member, cluster, link["score"], link["rule"])
     for row in store.podcast_episode_keys(podcast_id):
         if row["id"] not in matcher.clusters:  # an episode whose platform rows are gone
             matcher.add_cluster(Cluster(row["id"], podcast_id, row["key"]))
