@@ -13,6 +13,7 @@ footprint after imports, for 25 to 200 sources, to see how it grows with the run
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,7 @@ def pair(server: FeedServerProcess, sources: int, tmp: Path) -> tuple[dict, dict
 
 def run(quick: bool = False) -> Section:
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     sizes = (20, 50) if quick else (25, 50, 100, 200)
     headline = sizes[-1]
     section = Section("sync", f"4. Sync: {headline} RSS sources on a loopback server")
@@ -151,7 +153,10 @@ def run(quick: bool = False) -> Section:
         "code before the pool): " + ", ".join(fmt_seconds(d["wall"]) for d in in_process)
         + f". Best of each: **{fmt_seconds(best_pool['wall'])}** against "
         f"**{fmt_seconds(best_inline['wall'])}** "
-        f"({times_faster(1 / best_pool['wall'], 1 / best_inline['wall'])}). In process, "
+        f"({times_faster(1 / best_pool['wall'], 1 / best_inline['wall'])}; the machine's "
+        f"1-minute load average was {load_before:.1f} before the benchmark and "
+        f"{os.getloadavg()[0]:.1f} after it, on {usable_cores()} cores: the workers compete "
+        f"with whatever else runs). In process, "
         f"`parse_capture` held the loop {fmt_seconds(best_inline['parse'])} of that run. The "
         f"pool parses each adapter's first page in-process to time it and sends the later "
         f"ones that would hold the loop over `scraper.parsing.SEND_ABOVE` "
@@ -163,19 +168,21 @@ def run(quick: bool = False) -> Section:
         for label, data in (("first", one), ("re-sync", two)):
             req = data["requests"]
             other = data["wall"] - data["parse"] - data["reconcile"]
+            # With the pool, parsing overlaps the network: no "rest" to subtract it from.
+            rest = "-" if data.get("parsed_in_workers") else fmt_seconds(other)
             table.append([
                 str(sources), label, fmt_seconds(data["wall"]),
                 f"{req['requests']} ({req.get('200', 0)}x200, {req.get('304', 0)}x304, "
                 f"{req.get('404', 0)}x404 robots)",
                 f"{req['bytes'] / mib:,.1f} MiB",
                 fmt_seconds(data["parse"]), fmt_seconds(data["reconcile"]),
-                fmt_seconds(other),
+                rest,
                 f"{data['rss_baseline_mib']:,.0f} + "
                 f"{data['rss_peak_mib'] - data['rss_baseline_mib']:,.0f}",
                 f"{data['archive_bytes'] / mib:,.1f} MiB",
             ])
     section.details.append(md_table(
-        ["sources", "run", "wall", "requests", "downloaded", "parsing", "reconcile",
+        ["sources", "run", "wall", "requests", "downloaded", "parsing (awaited)", "reconcile",
          "the rest (network, politeness, writes)", "RSS MiB (imports + peak growth)",
          "archive (db + wal)"],
         table,
