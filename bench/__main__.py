@@ -76,6 +76,9 @@ def legacy_sections(markdown: str) -> dict[str, dict]:
     """Sections of a RESULTS.md written before sections.json existed (or by hand): each
     numbered "## N. Title" block, with the summary rows and the bold "slower" bullets whose
     first word is the title's ("## 6. Feed: ..." owns "feed: 4,740 episodes rebuilt")."""
+    scale = _scale_block(markdown).strip()  # kept apart, between its markers
+    if scale:
+        markdown = markdown.replace(scale, "")
     blocks = re.split(r"^## ", markdown, flags=re.M)
     rows, bullets = [], []
     for line in markdown.splitlines():
