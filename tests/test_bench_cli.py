@@ -46,7 +46,9 @@ def test_a_partial_write_keeps_the_other_sections(tmp_path, monkeypatch) -> None
         "| feed: 5 episodes rebuilt | 3 s | 2 s | 1.5x SLOWER | |\n\n"
         "## Where we are slower than the baseline\n\n- **feed**: slower, because.\n\n"
         "## 2. Dates: old\n\n_1 s_\n\nold dates text\n\n"
-        "## 6. Feed: rebuilding\n\n_2 s_\n\nfeed text\n", "utf-8")
+        "## 6. Feed: rebuilding\n\n_2 s_\n\nfeed text\n\n"
+        "<!-- scale: start -->\n\n## Scale: 10 x 50,000\n\nscale text\n\n<!-- scale: end -->\n",
+        "utf-8")
     monkeypatch.setattr(runner, "RESULTS", results)
     monkeypatch.setattr(runner, "SECTIONS", sections)
     new = Section("dates", "2. Dates: new", rows=[Row("dates: 20 strings", "1 s", "3 s", "3x")],
@@ -58,6 +60,7 @@ def test_a_partial_write_keeps_the_other_sections(tmp_path, monkeypatch) -> None
     assert "dates: 20 strings" in text and "dates: 10 strings" not in text
     assert "feed: 5 episodes rebuilt" in text and "- **feed**: slower, because." in text
     assert "old dates text" not in text and "feed text" in text
+    assert "scale" not in text  # the scale block is kept by its markers, not as a section
     # The next partial run reads sections.json: the feed section is still there.
     again = runner.keep([new], {**stamp, "date": "tomorrow"}, partial=True)
     assert [s.title for s, _ in again] == ["2. Dates: new", "6. Feed: rebuilding"]
