@@ -556,6 +556,24 @@ class Archive:
             "order by id desc limit 1", [source_id]))
         return rows[0] if rows else None
 
+    # Alerts -----------------------------------------------------------------------------------
+
+    def record_alerts(self, podcast_id: int, resolved: Iterable[str],
+                      sent: Iterable[tuple[str, str, int | None, int | None]],
+                      run_id: int | None) -> None:
+        """Forget the podcast's alerted drift keys in `resolved`; remember `sent` items
+        (key, kind, source id, episode id) as alerted by `run_id` (scraper.notify)."""
+        now = now_iso()
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "DELETE FROM alerts_sent WHERE podcast_id = ? AND key = ?",
+                [(podcast_id, key) for key in resolved])
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO alerts_sent (podcast_id, key, kind, source_id, "
+                "episode_id, run_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(podcast_id, key, kind, source_id, episode_id, run_id, now)
+                 for key, kind, source_id, episode_id in sent])
+
     # The one write per source -----------------------------------------------------------------
 
     def record_source(self, run_id: int, outcome: SourceOutcome) -> SourceOutcome:
