@@ -353,6 +353,15 @@ def m040_link_presence(db: sqlite_utils.Database) -> None:
     ensure_link_presence(db)
 
 
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply the migrations not yet applied (what opening an `Archive` does), for a reader
+    that serves an archive a sync of an older version wrote (`scraper serve`). A database
+    without the migrations table was not made by `Archive` (tests' hand-made tables): its
+    schema is left alone."""
+    if db[migrations.migrations_table].exists():
+        migrations.apply(db)
+
+
 @dataclass
 class SourceOutcome:
     """What a sync learned about one source, ready to be written in one transaction."""

@@ -280,16 +280,14 @@ def coverage_sql(platforms: list[str] | tuple[str, ...]) -> str:
     """Canonical episode x platform: one column per platform, "✓" when listed there,
     "✓×2" for a republication, "gone" when only an unlisted row remains.
 
-    Newest first through idx_episodes_order, each cell one indexed lookup of the episode's
-    links, so the first page never aggregates the whole archive."""
+    Newest first through idx_episodes_order, each cell a probe of the episode's links per
+    source of the platform in idx_episode_links_presence (the link's copy of its source and
+    listed flag, migration m040), so the first page never aggregates the whole archive."""
     def count(platform: str, listed: bool) -> str:
-        only_listed = " AND coalesce(pe.listed, 1) = 1" if listed else ""
+        only_listed = " AND l.listed = 1" if listed else ""
         return (
-            # CROSS JOIN keeps the episode's links first: the platform index would
-            # otherwise walk every row of the platform for each cell.
-            "(SELECT count(*) FROM episode_links l CROSS JOIN platform_episodes pe "
-            f"ON pe.id = l.platform_episode_id WHERE l.episode_id = e.id "
-            f"AND pe.platform = {_literal(platform)}{only_listed})"
+            "(SELECT count(*) FROM episode_links l WHERE l.episode_id = e.id AND l.source_id "
+            f"IN (SELECT id FROM sources WHERE platform = {_literal(platform)}){only_listed})"
         )
 
     columns = [

@@ -21,8 +21,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
-from scraper.archive import Archive, SourceOutcome
+from scraper.archive import Archive, SourceOutcome, migrate
 from scraper.models import Capture, Episode, Listing, Show
 
 PACKAGE = Path(__file__).resolve().parent.parent / "scraper"
@@ -177,5 +178,45 @@ def test_link_presence_follows_the_platform_rows(tmp_path: Path):
         archive.reconcile(podcast)
         assert _presence_mismatches(archive) == []
         assert _missing(archive) == []
+    finally:
+        archive.close()
+
+
+def test_m040_fills_the_copy_in_an_older_archive(tmp_path: Path):
+    # An archive written before m040: no copy, no index, no triggers. Serving it (the
+    # migrations `scraper serve` applies) fills the copy from the platform rows.
+    path = tmp_path / "archive.db"
+    archive = Archive(path)
+    try:
+        podcast = archive.ensure_podcast("Show")
+        rss = archive.ensure_source(podcast, "rss", "https://rss.example/show", "http")
+        castbox = archive.ensure_source(podcast, "castbox", "https://castbox.example/show",
+                                        "http")
+        _record(archive, rss, "rss", [1, 2, 3], 1)
+        _record(archive, castbox, "castbox", [1, 2, 3], 1)
+        archive.reconcile(podcast)
+        _record(archive, castbox, "castbox", [1, 3], 2)
+        for statement in (
+            "DROP TRIGGER episode_links_presence_insert",
+            "DROP TRIGGER episode_links_presence_update",
+            "DROP INDEX idx_episode_links_presence",
+            "ALTER TABLE episode_links DROP COLUMN listed",
+            "ALTER TABLE episode_links DROP COLUMN source_id",
+            "DELETE FROM _sqlite_migrations WHERE name = 'm040_link_presence'",
+        ):
+            archive.db.execute(statement)
+    finally:
+        archive.close()
+    db = sqlite_utils.Database(path)
+    try:
+        assert "source_id" not in db["episode_links"].columns_dict
+        migrate(db)
+        assert {"source_id", "listed"} <= set(db["episode_links"].columns_dict)
+    finally:
+        db.close()
+    archive = Archive(path)
+    try:
+        assert _presence_mismatches(archive) == []
+        assert _missing(archive) == [("castbox", "Episode number 2 of the show")]
     finally:
         archive.close()
