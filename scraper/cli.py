@@ -554,7 +554,7 @@ def notify(
         from scraper.reads import podcasts
 
         ids = [r["id"] for r in podcasts(archive.db, podcast)]
-        results = notify_podcasts(archive.db, settings.notify, ids, db_name=db_path.stem)
+        results = notify_podcasts(archive, settings.notify, ids, db_name=db_path.stem)
     finally:
         archive.close()
     rows = summary_json(results)

@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
-from scraper.archive import ensure_search
+from scraper.archive import ensure_search, migrate
 from scraper.reads import coverage_sql, present_platforms
 from scraper.resources import shipped
 
@@ -185,9 +185,13 @@ def serve(
     if search:
         db = sqlite_utils.Database(db_path)
         try:
+            # An archive last synced by an older version: the canned queries read columns
+            # and indexes its newer migrations add (m040's per-source presence).
+            migrate(db)
             enable_search(db)
         except sqlite3.OperationalError as error:  # a sync holds the write lock
-            print(f"search not enabled ({error}); browsing without it", file=sys.stderr)
+            print(f"archive not brought up to date ({error}); search and some reports may "
+                  "be missing until the next `scraper sync`", file=sys.stderr)
         finally:
             db.close()
     folder = Path(tempfile.mkdtemp(prefix="scraper-datasette-"))

@@ -280,16 +280,14 @@ def coverage_sql(platforms: list[str] | tuple[str, ...]) -> str:
     """Canonical episode x platform: one column per platform, "✓" when listed there,
     "✓×2" for a republication, "gone" when only an unlisted row remains.
 
-    Newest first through idx_episodes_order, each cell one indexed lookup of the episode's
-    links, so the first page never aggregates the whole archive."""
+    Newest first through idx_episodes_order, each cell a probe of the episode's links per
+    source of the platform in idx_episode_links_presence (the link's copy of its source and
+    listed flag, migration m040), so the first page never aggregates the whole archive."""
     def count(platform: str, listed: bool) -> str:
-        only_listed = " AND coalesce(pe.listed, 1) = 1" if listed else ""
+        only_listed = " AND l.listed = 1" if listed else ""
         return (
-            # CROSS JOIN keeps the episode's links first: the platform index would
-            # otherwise walk every row of the platform for each cell.
-            "(SELECT count(*) FROM episode_links l CROSS JOIN platform_episodes pe "
-            f"ON pe.id = l.platform_episode_id WHERE l.episode_id = e.id "
-            f"AND pe.platform = {_literal(platform)}{only_listed})"
+            "(SELECT count(*) FROM episode_links l WHERE l.episode_id = e.id AND l.source_id "
+            f"IN (SELECT id FROM sources WHERE platform = {_literal(platform)}){only_listed})"
         )
 
     columns = [
@@ -306,3 +304,64 @@ def coverage_sql(platforms: list[str] | tuple[str, ...]) -> str:
         "WHERE e.platforms > 0 AND (:podcast = '' OR p.name = :podcast)\n"
         "ORDER BY e.published IS NULL, e.published DESC, e.id DESC"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Feed and alerts (scraper.feed, scraper.notify) -- kept apart from the report reads above.
+
+
+def reconciled_podcasts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """id, name of the podcasts that have canonical episodes, by id (the feed's podcasts)."""
+    if not _has(db, "episodes"):
+        return []
+    return list(db.query(
+        "SELECT p.id, p.name FROM podcasts p WHERE EXISTS "
+        "(SELECT 1 FROM episodes e WHERE e.podcast_id = p.id) ORDER BY p.id"))
+
+
+def show_listings(db: sqlite_utils.Database, podcast_id: int) -> list[dict[str, Any]]:
+    """Each source of the podcast that has a good listing, with that latest listing's show
+    title, author and description; in no particular order."""
+    return list(db.query(
+        "SELECT s.platform, s.url, s.id AS source_id, l.show_title, l.show_author, "
+        "l.show_description FROM sources s JOIN listings l ON l.id = ("
+        "  SELECT max(id) FROM listings WHERE source_id = s.id "
+        f"  AND status IN ({_in(list(GOOD_STATUSES))})) "
+        "WHERE s.podcast_id = ?", [*GOOD_STATUSES, podcast_id]))
+
+
+def feed_episodes(db: sqlite_utils.Database, podcast_id: int) -> list[dict[str, Any]]:
+    """The podcast's listed canonical episodes with what a feed item shows, newest first."""
+    return list(db.query(
+        "SELECT id, title, published, published_source, duration_seconds, description "
+        "FROM episodes WHERE podcast_id = ? AND platforms > 0 "
+        "ORDER BY published IS NULL, published DESC, id DESC", [podcast_id]))
+
+
+def feed_links(db: sqlite_utils.Database, podcast_id: int) -> Iterator[dict[str, Any]]:
+    """Every linked platform row of the podcast (canonical_id, id, source_id, platform,
+    episode_id, url, audio_url, extra, listed, published_raw), in no particular order."""
+    yield from db.query(
+        "SELECT l.episode_id AS canonical_id, pe.id, pe.source_id, pe.platform, pe.episode_id, "
+        "pe.url, pe.audio_url, pe.extra, coalesce(pe.listed, 1) AS listed, pe.published_raw "
+        "FROM episode_links l JOIN platform_episodes pe ON pe.id = l.platform_episode_id "
+        "WHERE pe.podcast_id = ?", [podcast_id])
+
+
+def episode_keys(db: sqlite_utils.Database, podcast_id: int) -> list[tuple[int, str | None]]:
+    """(id, key) of every canonical episode of the podcast, also unlisted ones, by id."""
+    return [(r[0], r[1]) for r in db.execute(
+        "SELECT id, key FROM episodes WHERE podcast_id = ? ORDER BY id", [podcast_id])]
+
+
+def podcast_name(db: sqlite_utils.Database, podcast_id: int) -> str | None:
+    row = db.execute("SELECT name FROM podcasts WHERE id = ?", [podcast_id]).fetchone()
+    return row[0] if row else None
+
+
+def alerted_keys(db: sqlite_utils.Database, podcast_id: int) -> set[str]:
+    """Keys of the drift items already alerted for the podcast (scraper.notify)."""
+    if not _has(db, "alerts_sent"):
+        return set()
+    return {r[0] for r in db.execute(
+        "SELECT key FROM alerts_sent WHERE podcast_id = ?", [podcast_id])}
