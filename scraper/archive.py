@@ -105,6 +105,57 @@ def m003_reconcile_marks(db: sqlite_utils.Database) -> None:
     db["reconcile_marks"].create({"podcast_id": int, "mark": int}, pk="podcast_id")
 
 
+def _provenance(column: str) -> str:
+    """'rss:210' (platform:row id) as the platform and its own episode id."""
+    row = f"CAST(substr(e.{column}, instr(e.{column}, ':') + 1) AS INTEGER)"
+    return (f"(SELECT pe.platform || ' ' || pe.episode_id FROM platform_episodes pe "
+            f"WHERE pe.id = {row}) AS {column.removesuffix('_source')}_from")
+
+
+# Labelled views for people browsing the archive (Datasette): names instead of row ids.
+VIEWS = {
+    "episodes_labelled": (
+        "SELECT e.id, p.name AS podcast, e.title, e.published, e.duration_seconds, "
+        "e.platforms, e.description_truncated, "
+        + ", ".join(_provenance(c) for c in (
+            "title_source", "published_source", "duration_source", "description_source"))
+        + " FROM episodes e JOIN podcasts p ON p.id = e.podcast_id"
+    ),
+    "episode_links_labelled": (
+        "SELECT l.episode_id AS episode, e.title AS canonical_title, pe.platform, "
+        "pe.episode_id AS platform_episode_id, pe.title AS platform_title, pe.published, "
+        "pe.published_raw, pe.url, l.score, l.rule, l.republication, pe.listed "
+        "FROM episode_links l JOIN platform_episodes pe ON pe.id = l.platform_episode_id "
+        "JOIN episodes e ON e.id = l.episode_id"
+    ),
+    "recent_changes": (
+        "SELECT v.id AS version, v.seen_at, v.run_id, pe.platform, p.name AS podcast, "
+        "pe.episode_id AS platform_episode_id, pe.title, v.change, v.changes "
+        "FROM platform_episode_versions v "
+        "JOIN platform_episodes pe ON pe.id = v.platform_episode_id "
+        "JOIN podcasts p ON p.id = pe.podcast_id ORDER BY v.id DESC"
+    ),
+}
+
+
+@migrations()
+def m030_views(db: sqlite_utils.Database) -> None:
+    from scraper.reconcile import SCHEMA  # the reconciled tables the views read
+
+    for statement in SCHEMA:
+        db.execute(statement)
+    for name, sql in VIEWS.items():
+        db.execute(f"DROP VIEW IF EXISTS {name}")
+        db.execute(f"CREATE VIEW {name} AS {sql}")
+
+
+@migrations()
+def m031_drift_reported(db: sqlite_utils.Database) -> None:
+    # Drift already reported by `scraper diff --fail-on`: only drift not in here is new.
+    db["drift_reported"].create({"key": str, "kind": str, "podcast_id": int,
+                                 "first_reported_at": str}, pk="key")
+
+
 @dataclass
 class SourceOutcome:
     """What a sync learned about one source, ready to be written in one transaction."""
@@ -135,6 +186,44 @@ class SourceOutcome:
         if self.listing is not None:
             return self.listing.show.claimed_count if self.listing.show else None
         return self.previous_claimed if self.status == "unchanged" else None
+
+
+# Tables every archive has from its first migration: a file without them is not ours.
+ARCHIVE_TABLES = ("podcasts", "sources", "listings", "platform_episodes")
+
+
+def open_existing(path: Path | str) -> sqlite_utils.Database:
+    """Open an archive for reading, or raise NotAnArchiveError with one line saying why.
+
+    Never creates anything: no file, no lock, no migration (a read command must not turn a
+    mistyped path into an empty archive)."""
+    import sqlite3
+
+    from scraper.errors import NotAnArchiveError
+
+    path = Path(path)
+    if not path.exists():
+        raise NotAnArchiveError(
+            f"no archive at {path}: run `scraper sync` (or `scraper demo`) first")
+    if not path.is_file():
+        raise NotAnArchiveError(f"{path} is not a scraper archive (it is a directory)")
+    with path.open("rb") as handle:
+        header = handle.read(16)
+    if header != b"SQLite format 3\x00":
+        raise NotAnArchiveError(
+            f"{path} is not a scraper archive (not an SQLite file); check --db")
+    db = sqlite_utils.Database(path)
+    try:
+        db.execute("PRAGMA busy_timeout = 10000")
+        tables = set(db.table_names())
+    except sqlite3.DatabaseError as error:
+        db.close()
+        raise NotAnArchiveError(f"{path} is not a scraper archive ({error}); check --db") from None
+    if not set(ARCHIVE_TABLES) <= tables:
+        db.close()
+        raise NotAnArchiveError(
+            f"{path} is not a scraper archive (an SQLite file without its tables); check --db")
+    return db
 
 
 class Archive:

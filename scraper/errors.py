@@ -62,3 +62,9 @@ class LockedError(ScraperError):
     """Another `scraper sync` holds the archive's write lock."""
 
     kind = "locked"
+
+
+class NotAnArchiveError(ScraperError):
+    """A `--db` path that is missing, not SQLite, or another application's SQLite file."""
+
+    kind = "not-an-archive"
