@@ -144,6 +144,10 @@ def m030_views(db: sqlite_utils.Database) -> None:
 
     for statement in SCHEMA:
         db.execute(statement)
+    create_views(db)
+
+
+def create_views(db: sqlite_utils.Database) -> None:
     for name, sql in VIEWS.items():
         db.execute(f"DROP VIEW IF EXISTS {name}")
         db.execute(f"CREATE VIEW {name} AS {sql}")

@@ -22,7 +22,11 @@ import sqlite_utils
 
 from scraper.matching import platform_rank
 
-METADATA_PATH = Path(__file__).resolve().parent.parent / "data" / "metadata.json"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+METADATA_PATH = DATA_DIR / "metadata.json"
+# Our Datasette plugin (SQL functions, canned queries on the index) and templates.
+PLUGINS_DIR = DATA_DIR / "plugins"
+TEMPLATES_DIR = DATA_DIR / "templates"
 TEMPLATE_DATABASE = "archive"
 CONTRACT_PLATFORMS = ("rss", "audible", "castbox", "podimo", "podtail", "radionet")
 SEARCHABLE = {"episodes": ("title", "description"), "platform_episodes": ("title", "description")}
@@ -114,6 +118,7 @@ def serve_command(
         sys.executable, "-m", "datasette", "serve", str(db_path),
         "--metadata", str(metadata_path), "--host", host, "--port", str(port),
         "--setting", "sql_time_limit_ms", "5000",
+        "--plugins-dir", str(PLUGINS_DIR), "--template-dir", str(TEMPLATES_DIR),
     ]
 
 
