@@ -97,6 +97,6 @@ def render(
     dropped = [c.header for c in columns if c not in kept]
     if dropped:
         console.print(f"(not shown at this width: {', '.join(dropped)}; widen the terminal "
-                      "or use --json/--csv)", highlight=False, soft_wrap=True)
+                      "or use --json/--csv)", highlight=False)
     if footer:
         console.print(footer, highlight=False, soft_wrap=True)

@@ -21,6 +21,7 @@ from archive_rows import (
     create_archive,
 )
 
+from scraper.archive import create_views
 from scraper.datasette import (
     METADATA_PATH,
     enable_search,
@@ -29,7 +30,6 @@ from scraper.datasette import (
     metadata_for,
     serve,
 )
-from scraper.archive import create_views
 from scraper.reconcile import reconcile
 
 CHROMIUM = os.environ.get("SCRAPER_CHROMIUM", "/usr/bin/chromium")
