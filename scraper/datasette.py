@@ -27,6 +27,8 @@ METADATA_PATH = DATA_DIR / "metadata.json"
 # Our Datasette plugin (SQL functions, canned queries on the index) and templates.
 PLUGINS_DIR = DATA_DIR / "plugins"
 TEMPLATES_DIR = DATA_DIR / "templates"
+# vega, vega-lite and vega-embed from npm (BSD-3-Clause), served locally: no CDN.
+VEGA_DIR = DATA_DIR / "static" / "vega"
 TEMPLATE_DATABASE = "archive"
 CONTRACT_PLATFORMS = ("rss", "audible", "castbox", "podimo", "podtail", "radionet")
 SEARCHABLE = {"episodes": ("title", "description"), "platform_episodes": ("title", "description")}
@@ -119,6 +121,7 @@ def serve_command(
         "--metadata", str(metadata_path), "--host", host, "--port", str(port),
         "--setting", "sql_time_limit_ms", "5000",
         "--plugins-dir", str(PLUGINS_DIR), "--template-dir", str(TEMPLATES_DIR),
+        "--static", f"vega:{VEGA_DIR}",
     ]
 
 

@@ -432,3 +432,94 @@ def test_recent_changes_pages_past_1000_rows(demo_db, datasette):
     assert seen == total
     query = urllib.parse.urlencode({"_shape": "array"})
     assert get_json(f"{datasette}/demo/recent_changes.json?{query}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The picture: /chart in headless Chromium, compared with what SQL says
+
+
+def _per_month(db: Path) -> dict[tuple[str, str], int]:
+    with sqlite3.connect(db) as conn:
+        counts: dict[tuple[str, str], set[int]] = {}
+        for month, platform, episode in conn.execute(
+            "select substr(e.published, 1, 7), pe.platform, e.id from episodes e "
+            "join episode_links l on l.episode_id = e.id join platform_episodes pe "
+            "on pe.id = l.platform_episode_id where e.platforms > 0 and e.published is not null "
+            "and coalesce(pe.listed, 1) = 1"):
+            counts.setdefault((month, platform), set()).add(episode)
+            counts.setdefault((month, "canonical"), set()).add(episode)
+    return {key: len(ids) for key, ids in counts.items()}
+
+
+@pytest.fixture(scope="module")
+def lagged_db(demo_db, tmp_path_factory) -> Path:
+    """The demo archive where a later sync found some episodes days after publication."""
+    path = tmp_path_factory.mktemp("lag") / "lagged.db"
+    with sqlite3.connect(demo_db) as source, sqlite3.connect(path) as target:
+        source.backup(target)
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "select pe.id, e.published from platform_episodes pe join episode_links l on "
+            "l.platform_episode_id = pe.id join episodes e on e.id = l.episode_id "
+            "where pe.platform in ('radionet', 'castbox') and e.published is not null "
+            "order by e.published desc, pe.id limit 6").fetchall()
+        for days, (pe_id, published) in enumerate(rows, start=1):
+            conn.execute("update platform_episodes set first_seen_run = first_seen_run + 5, "
+                         "first_seen_at = date(?, ?) || 'T12:00:00+00:00' where id = ?",
+                         [published, f"+{days} days", pe_id])
+    return path
+
+
+def test_chart_draws_what_the_data_says_in_chromium(lagged_db, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("SCRAPER_CHROMIUM", "/usr/bin/chromium")
+    assert Path(chromium).exists(), f"no Chromium at {chromium}: apt-get install -y chromium"
+    port = free_port()
+    process = serve(lagged_db, "127.0.0.1", port, wait=False)
+    base = f"http://127.0.0.1:{port}"
+    outside: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/-/versions.json", timeout=5).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            try:
+                page = browser.new_page(viewport={"width": 1000, "height": 1100})
+                page.on("request", lambda r: None if r.url.startswith(base)
+                        else outside.append(r.url))
+                page.goto(f"{base}/chart", wait_until="load")
+                page.wait_for_function("window.scraperCharts && (window.scraperCharts.ready "
+                                       "|| window.scraperCharts.error)", timeout=30000)
+                assert page.evaluate("window.scraperCharts.error") is None
+                months = page.evaluate("window.scraperCharts.perMonth.data('months')")
+                lags = page.evaluate("window.scraperCharts.lag.data('lags')")
+                series_lines = page.locator("#per-month svg g.mark-line.role-mark path").count()
+                points = page.locator("#per-month svg g.mark-symbol.role-mark path").count()
+                ticks = page.locator("#lag svg g.mark-rect.role-mark path").count()
+                legend = page.locator("#per-month svg .role-legend").text_content()
+                page.screenshot(path=str(tmp_path / "chart.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert not outside, outside  # vega is served locally: nothing from a CDN
+    drawn = {(r["month"], r["series"]): r["episodes"] for r in months}
+    assert drawn == _per_month(lagged_db)
+    series = {s for _, s in drawn}
+    assert series == {"canonical", "rss", "audible", "castbox", "podimo", "podtail", "radionet"}
+    assert series_lines == len(series) and points == len(drawn)
+    for name in series:
+        assert name in legend
+    assert sorted(r["lag_days"] for r in lags) == [1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
+    assert {r["platform"] for r in lags} <= {"radionet", "castbox"} and ticks == len(lags)
+    png = (tmp_path / "chart.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000

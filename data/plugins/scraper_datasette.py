@@ -3,7 +3,8 @@
 - `scraper_is_cut(text, canonical)`: the same "strict prefix of the canonical description"
   test `scraper diff` uses (scraper.normalize.is_strict_prefix), so the "Truncated
   descriptions" report counts what the command line counts;
-- the canned queries of each database listed on the index page.
+- the canned queries of each database listed on the index page;
+- which database the /chart page (templates/pages/chart.html) draws.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ def prepare_connection(conn) -> None:
 
 @hookimpl
 def extra_template_vars(template, datasette):
+    if template == "pages/chart.html":
+        # The chart reads the first database served (scraper serve serves one archive).
+        return {"chart_database": next(
+            (name for name in datasette.databases if name != "_internal"), None)}
     if template != "index.html":
         return {}
 
