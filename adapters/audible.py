@@ -1,5 +1,14 @@
 """Audible podcasts on every storefront: audible.com, .in, .co.uk, .de, .fr, .it, .ca, .com.au,
-.co.jp (also their `origin-www.` hosts).
+.co.jp (also their `origin-www.` hosts), and the older `/pd/<Slug>-Podcast/<ASIN>` URL form
+(stored as `/podcast/<Slug>/<ASIN>`). ASINs are 10 characters `[0-9A-Z]`, not always `B0...`
+(a numeric ISBN-10 such as `1541419359` is one, research §9).
+
+The show page must yield (`PAGE_FACTS`, most stable signal first): the ASIN (required:
+canonical link > og:url > the page URL), the title (required: og:title > JSON-LD
+PodcastSeries name > hero h1). Audible prints no episode count. The list comes from the
+episode list pages; the show page's three rows are enrichment: a show page whose rows cannot
+be read is still `ok`, with a `layout_drift` warning. A list page without rows fails the
+source as `layout`.
 
 Three kinds of page, all server-rendered HTML (research §1):
 
@@ -42,21 +51,43 @@ from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, strip_tracking
+from adapters.base import (
+    Adapter,
+    BlockMarker,
+    Fact,
+    json_ld,
+    layout_drift,
+    meta,
+    strip_tracking,
+    text,
+)
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle
 
 # --- URL forms ---------------------------------------------------------------------------------
-ASIN = r"B[0-9A-Z]{9}"
+ASIN = r"[0-9A-Z]{10}"
 STOREFRONTS = ("com.au", "co.uk", "co.jp", "com", "in", "de", "fr", "it", "ca")
 _TLD = "|".join(re.escape(tld) for tld in STOREFRONTS)
 HOST = rf"(?:www\.|origin-www\.)?audible\.(?P<tld>{_TLD})"
 PODCAST_URL = re.compile(
-    rf"^https?://(?P<host>{HOST})/podcast/(?P<slug>[^/?#]+)/(?P<list>episodes/)?"
-    rf"(?P<asin>{ASIN})/?(?:[?#]|$)",
+    rf"^https?://(?P<host>{HOST})/(?:podcast/(?P<slug>[^/?#]+)/(?P<list>episodes/)?|"
+    rf"pd/(?P<pd>[^/?#]+)-Podcast/)(?P<asin>{ASIN})/?(?:[?#]|$)",
     re.I,
 )
-_ASIN_AT_END = re.compile(rf"/podcast/(?P<slug>[^/?#]+)/(?:episodes/)?(?P<asin>{ASIN})/?$")
+_ASIN_AT_END = re.compile(
+    rf"/(?:podcast/(?P<slug>[^/?#]+)/(?:episodes/)?|pd/(?P<pd>[^/?#]+)-Podcast/)"
+    rf"(?P<asin>{ASIN})/?$", re.I)
+#: The ASIN at the end of a podcast URL (canonical link, og:url, the page URL).
+ASIN_IN_URL = re.compile(rf"/(?:podcast|pd)/[^/?#]+/(?:episodes/)?({ASIN})/?(?:[?#]|$)", re.I)
+PAGE_FACTS = (
+    Fact("show_id", canonical=ASIN_IN_URL, meta=("og:url",), url=ASIN_IN_URL),
+    Fact("title", meta=("og:title",), json_ld=("PodcastSeries", "name"),
+         selector="adbl-title-lockup h1"),
+)
+
+
+def _slug(match: re.Match[str]) -> str:
+    return match["slug"] or match["pd"]
 
 #: Rows per page of the show's episode list (`/podcast/<Slug>/episodes/<ASIN>?page=N`).
 PAGE_SIZE = 20
@@ -69,6 +100,9 @@ DESCRIPTION_CUT = 5000
 # --- dates per storefront ----------------------------------------------------------------------
 _EN_FORMATS = ("%b %d %Y", "%b %d, %Y", "%d %b %Y")
 DATE_STYLES: dict[str, DateStyle] = {
+    # Search and list rows print MM-DD-YY (research §9); read by order, two-digit years get
+    # the century nearest the capture (scraper.normalize).
+    "": DateStyle(("en",), "MDY", _EN_FORMATS),
     "com": DateStyle(("en",), "MDY", _EN_FORMATS),
     "ca": DateStyle(("en",), "MDY", _EN_FORMATS),
     "in": DateStyle(("en",), "DMY", _EN_FORMATS),
@@ -97,14 +131,19 @@ _LABEL_PREFIX = re.compile(r"^\s*[^\d:]{2,40}:\s*(?=\S)")
 _TRUNCATED_TAIL = re.compile(r"(\.\.\.|…)\s*$")
 
 # --- pages that are not the page asked for -----------------------------------------------------
-CAPTCHA_MARKERS = (
-    "/errors/validateCaptcha",
-    'id="captchacharacters"',
-    "Enter the characters you see below",
-    "Type the characters you see in this image",
+_CAPTCHA = "Amazon captcha / robot check (HTTP {status})"
+BLOCK_MARKERS = (
+    BlockMarker("/errors/validateCaptcha", _CAPTCHA),
+    BlockMarker('id="captchacharacters"', _CAPTCHA),
+    BlockMarker("Enter the characters you see below", _CAPTCHA),
+    BlockMarker("Type the characters you see in this image", _CAPTCHA),
+    BlockMarker(re.compile(r"<title[^>]*>\s*Robot Check\s*</title>", re.I), _CAPTCHA),
+    # Amazon's "dogs of Audible" page, served with 404 where a storefront lacks the title
+    # (the status alone is not enough: a plain 404 stays a FetchError).
+    BlockMarker("not a functioning page on our site",
+                "region 404 (HTTP {status}): {host} does not offer this title; try the "
+                "storefront where it is listed", unless="productListItem"),
 )
-_ROBOT_TITLE = re.compile(r"<title[^>]*>\s*Robot Check\s*</title>", re.I)
-REGION_404_MARKERS = ("not a functioning page on our site",)
 CONSENT_LAYER = ("#sp-cc", "#sp-cc-form", 'form[action*="cookieprefs"]')
 # A page with no heading or episode row and less text than this outside the consent layer is
 # a consent wall, not a page with a cookie banner.
@@ -113,7 +152,10 @@ CONSENT_ONLY_TEXT = 200
 
 class AudibleAdapter(Adapter):
     name = "audible"
-    url_patterns = ("(?i)" + PODCAST_URL.pattern,)
+    url_patterns = (PODCAST_URL,)
+    date_styles = DATE_STYLES
+    block_markers = BLOCK_MARKERS
+    page_facts = PAGE_FACTS
 
     # --- URLs ----------------------------------------------------------------------------------
     def canonical_url(self, url: str) -> str:
@@ -123,7 +165,7 @@ class AudibleAdapter(Adapter):
         if not match:
             return strip_tracking(url)
         parts = urlsplit(url.strip())
-        path = f"/podcast/{match['slug']}/{match['list'] or ''}{match['asin'].upper()}"
+        path = f"/podcast/{_slug(match)}/{match['list'] or ''}{match['asin'].upper()}"
         query = ""
         if match["list"]:
             page = dict(parse_qsl(parts.query)).get("page", "")
@@ -143,7 +185,7 @@ class AudibleAdapter(Adapter):
         match = PODCAST_URL.match(url.strip())
         if not match:
             raise ValueError(f"not an Audible podcast URL: {url}")
-        return f"https://{match['host'].lower()}/podcast/{match['slug']}/{match['asin'].upper()}"
+        return f"https://{match['host'].lower()}/podcast/{_slug(match)}/{match['asin'].upper()}"
 
     def list_url(self, url: str, page: int = 1) -> str:
         """The show's episode list (page `page`) for a show or list URL."""
@@ -151,33 +193,22 @@ class AudibleAdapter(Adapter):
         if not match:
             raise ValueError(f"not an Audible podcast URL: {url}")
         base = (
-            f"https://{match['host'].lower()}/podcast/{match['slug']}/episodes/"
+            f"https://{match['host'].lower()}/podcast/{_slug(match)}/episodes/"
             f"{match['asin'].upper()}"
         )
         return base if page <= 1 else f"{base}?page={page}"
 
-    def date_style(self, url: str) -> DateStyle:
+    def date_style_key(self, url: str) -> str:
         match = re.match(rf"^https?://{HOST}(?:[/?#:]|$)", url.strip(), re.I)
-        tld = match["tld"].lower() if match else "com"
-        return DATE_STYLES.get(tld, DATE_STYLES["com"])
+        return match["tld"].lower() if match else ""
 
     # --- blocked pages -------------------------------------------------------------------------
     def check_response(self, capture: Capture) -> None:
-        text = capture.text
-        if any(marker in text for marker in CAPTCHA_MARKERS) or _ROBOT_TITLE.search(text):
-            raise self.blocked_error(
-                capture, f"Amazon captcha / robot check (HTTP {capture.status})"
-            )
-        # Amazon's "dogs of Audible" page, served with 404 where a storefront lacks the title
-        # (the status alone is not enough: a plain 404 stays a FetchError).
-        if any(marker in text for marker in REGION_404_MARKERS) and "productListItem" not in text:
-            host = urlsplit(capture.url).netloc
-            raise self.blocked_error(
-                capture,
-                f"region 404 (HTTP {capture.status}): {host} does not offer this title; "
-                "try the storefront where it is listed",
-            )
-        if self._consent_only(text):
+        for marker in self.block_markers:  # before the consent check: a captcha says more
+            reason = marker.found(capture, capture.text)
+            if reason:
+                raise self.blocked_error(capture, reason)
+        if self._consent_only(capture.text):
             raise self.blocked_error(
                 capture, "consent interstitial: the page holds only the cookie-consent layer"
             )
@@ -214,7 +245,7 @@ class AudibleAdapter(Adapter):
         tree = LexborHTMLParser(capture.text)
         if match["list"]:
             return self._parse_list(capture, tree, url)
-        series = _first_of_type(_json_ld(tree), "PodcastSeries")
+        series = next(iter(json_ld(tree, "PodcastSeries")), None)
         has_rows = tree.css_first(ROW) is not None
         if series is not None or has_rows:
             return self._parse_show(capture, tree, url, series)
@@ -231,19 +262,23 @@ class AudibleAdapter(Adapter):
         self, capture: Capture, tree: LexborHTMLParser, url: str, series: dict | None
     ) -> Listing:
         show = self._show_info(tree, series, url)
+        facts = self.read_facts(capture, tree)
+        show.title = show.title or facts.get("title")
         if not show.title:
             raise self.layout_error(
-                capture, "no show title (PodcastSeries JSON-LD name, adbl-title-lockup h1, h1)"
+                capture, "no show title (PodcastSeries JSON-LD name, og:title, "
+                "adbl-title-lockup h1, h1)"
             )
         episodes = self._rows(capture, tree)
-        if not episodes:
-            raise self.layout_error(
-                capture, "no episode rows (li.productListItem) on the show page"
-            )
-        return Listing(
+        listing = Listing(
             platform=self.name, url=url, show=show, episodes=episodes,
             next=[self.list_url(url, 1)], page_kind="show",
         )
+        if not episodes:
+            listing.warnings.append(layout_drift(
+                "no episode rows found on the show page", (f"{ROW} rows",),
+                outcome="the list came from the episode list pages"))
+        return listing
 
     def _parse_list(self, capture: Capture, tree: LexborHTMLParser, url: str) -> Listing:
         episodes = self._rows(capture, tree)
@@ -295,7 +330,7 @@ class AudibleAdapter(Adapter):
     ) -> Listing:
         hero = _first(tree, HERO) or tree
         title_node = _first(hero, HERO_TITLE) or _first(tree, HERO_TITLE)
-        title = title_node.text(strip=True) if title_node is not None else _meta(tree, "og:title")
+        title = title_node.text(strip=True) if title_node is not None else meta(tree, "og:title")
         if not title:
             raise self.layout_error(
                 capture, "no episode title (adbl-title-lockup h1, h1) on the episode page"
@@ -316,7 +351,7 @@ class AudibleAdapter(Adapter):
     def _show_info(self, tree: LexborHTMLParser, series: dict | None, url: str) -> Show:
         series = series or {}
         metadata = _product_metadata(tree)
-        title = _text(series.get("name"))
+        title = _string(series.get("name"))
         if not title:
             node = _first(_first(tree, HERO) or tree, HERO_TITLE) or _first(tree, HERO_TITLE)
             title = node.text(strip=True) if node is not None else None
@@ -324,7 +359,7 @@ class AudibleAdapter(Adapter):
         if not author:
             labels = [a.text(strip=True) for a in tree.css(".authorLabel a")]
             author = ", ".join(label for label in labels if label) or None
-        description = _text(series.get("description"))
+        description = _string(series.get("description"))
         if not description:
             summary = _first(tree, SUMMARY)
             description = summary.inner_html if summary is not None else None
@@ -337,7 +372,7 @@ class AudibleAdapter(Adapter):
         category = categories[0].get("name") if categories else None
         return Show(
             title=title, author=author, description=description, claimed_count=None,
-            url=self.show_url(url), image=_text(image) or _meta(tree, "og:image"),
+            url=self.show_url(url), image=_string(image) or meta(tree, "og:image"),
             category=category,
         )
 
@@ -396,12 +431,8 @@ def _first(node: Any, selectors: tuple[str, ...]):
     return None
 
 
-def _meta(tree: LexborHTMLParser, prop: str) -> str | None:
-    node = tree.css_first(f'meta[property="{prop}"]')
-    return (node.attributes.get("content") or None) if node is not None else None
-
-
-def _text(value: Any) -> str | None:
+def _string(value: Any) -> str | None:
+    """A JSON value that is a non-empty string, as given."""
     if isinstance(value, str) and value.strip():
         return value
     return None
@@ -418,31 +449,6 @@ def _names(value: Any) -> str | None:
         if isinstance(name, str) and name.strip():
             names.append(name.strip())
     return ", ".join(names) or None
-
-
-def _json_ld(tree: LexborHTMLParser) -> list[dict]:
-    items: list[dict] = []
-    for script in tree.css('script[type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text() or "")
-        except ValueError:
-            continue
-        stack = data if isinstance(data, list) else [data]
-        for item in stack:
-            if isinstance(item, dict):
-                items.append(item)
-                graph = item.get("@graph")
-                if isinstance(graph, list):
-                    items.extend(g for g in graph if isinstance(g, dict))
-    return items
-
-
-def _first_of_type(items: list[dict], kind: str) -> dict | None:
-    for item in items:
-        types = item.get("@type")
-        if kind in (types if isinstance(types, list) else [types]):
-            return item
-    return None
 
 
 def _product_metadata(tree: LexborHTMLParser) -> dict:
@@ -474,13 +480,12 @@ def _value(row: Any, selector: str) -> str | None:
     node = row.css_first(selector)
     if node is None:
         return None
-    text = " ".join(node.text().split())
-    text = _LABEL_PREFIX.sub("", text)
-    return text or None
+    value = _LABEL_PREFIX.sub("", text(node) or "")
+    return value or None
 
 
 def _is_cut(text: str | None) -> bool:
-    return bool(text) and bool(_TRUNCATED_TAIL.search(text.strip()))
+    return bool(text) and bool(_TRUNCATED_TAIL.search((text or "").strip()))
 
 
 ADAPTER = AudibleAdapter

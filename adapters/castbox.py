@@ -11,6 +11,17 @@ The state is read first; the DOM is the fallback. The page prints the episode co
 (RSSHub `lib/routes/castbox/channel.ts`). The first page's `next` is the list from
 `skip=<rows on the page>` on, 100 per call; each API page asks for the next one while it
 comes back full and stops at the first short page.
+
+Units (research §9): everest `duration` in milliseconds, `release_date` ISO 8601; page titles
+end with " | Listen Free on Castbox."; the subscriber count sits in `span.count.sub_count`.
+
+The channel page must yield (`PAGE_FACTS`, most stable signal first): the channel id
+(required, the API's `cid`: canonical link > og:url > state `chInfo.cid` > the page URL),
+the title (required: og:title without the site suffix > state `chInfo.title` >
+`.ch_feed_info h1`), the printed count (optional: state `chInfo.episode_count` > "451
+Episodes"). When neither the state nor the rows list an episode, the whole list comes from
+the API from `skip=0` and the listing carries a `layout_drift` warning; `layout` only when the
+channel id or the title cannot be found.
 """
 
 from __future__ import annotations
@@ -26,7 +37,15 @@ from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, strip_tracking
+from adapters.base import (
+    Adapter,
+    BlockMarker,
+    Fact,
+    layout_drift,
+    meta,
+    strip_tracking,
+    text,
+)
 from scraper.errors import FetchError
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle, date_from_timestamp
@@ -69,12 +88,28 @@ PLAYED_TEXT = re.compile(r"Played:\s*([\d,.]+)", re.I)
 EPISODE_HREF = re.compile(r"/episode/[^/?#]*-id(\d+)-id(\d+)")
 
 # CloudFront sits in front of castbox.fm (a Cloudflare challenge, should the CDN change, is
-# recognised by the base class).
-# Recognised by their markup, whatever the status.
+# recognised by the base class). Recognised by their markup, whatever the status, unless the
+# page carries its state (a description may say "Request blocked").
 BLOCK_MARKERS = (
-    ("The request could not be satisfied", "CloudFront refused the request"),
-    ("Request blocked", "CloudFront blocked the request"),
+    BlockMarker("The request could not be satisfied",
+                "CloudFront refused the request (HTTP {status})", unless="__INITIAL_STATE__"),
+    BlockMarker("Request blocked", "CloudFront blocked the request (HTTP {status})",
+                unless="__INITIAL_STATE__"),
 )
+#: The channel id at the end of a channel URL (canonical link, og:url, the page URL).
+CID_IN_URL = re.compile(r"/channel/(?:[^/?#]*-)?id(\d+)/?(?:[?#]|$)", re.I)
+#: What every page title and og:title ends with (research §9).
+TITLE_SUFFIX = re.compile(r"\s*\|\s*Listen Free on Castbox\.?\s*$", re.I)
+PAGE_FACTS = (
+    Fact("show_id", canonical=CID_IN_URL, meta=("og:url",), state=("chInfo", "cid"),
+         url=CID_IN_URL),
+    Fact("title", meta=("og:title", "twitter:title"), state=("chInfo", "title"),
+         selector=".ch_feed_info h1", clean=TITLE_SUFFIX),
+    Fact("count", required=False, state=("chInfo", "episode_count"),
+         selector=".trackListCon_title", count=True),
+)
+#: Where episodes were looked for, for the layout_drift warning.
+ROW_SOURCES = ("window.__INITIAL_STATE__ ch.eps", "section.episodeRow .ep-item rows")
 
 CASTBOX_DATES = DateStyle(languages=("en",), order="MDY", formats=("%Y-%m-%d", "%b %d, %Y"))
 
@@ -140,28 +175,26 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _text(node) -> str:
-    return " ".join((node.text(separator=" ") if node is not None else "").split())
+def _printed_count(tree: LexborHTMLParser, name: str, labelled: re.Pattern[str],
+                   page_text: str) -> int | None:
+    """A count in `span.count.<name>` (research §9: "4"), else "Subscribed: 4" anywhere."""
+    node = tree.css_first(f"span.count.{name}")
+    found = re.search(r"\d[\d,.]*", text(node) or "")
+    if found:
+        return _int(found.group(0))
+    found = labelled.search(page_text)
+    return _int(found.group(1)) if found else None
 
 
 class CastboxAdapter(Adapter):
     name = "castbox"
-    url_patterns = (
-        CHANNEL_URL.pattern,
-        EPISODE_URL.pattern,
-        EPISODE_SHORT_URL.pattern,
-        PLAYER_URL.pattern,
-        API_URL.pattern,
-    )
+    url_patterns = (CHANNEL_URL, EPISODE_URL, EPISODE_SHORT_URL, PLAYER_URL, API_URL)
+    date_styles = {"": CASTBOX_DATES}
+    block_markers = BLOCK_MARKERS
+    count_words = ("Episodes", "Episode")
+    page_facts = PAGE_FACTS
     fetch_mode = "http"
     browser_wait_for = "section.episodeRow"
-
-    @classmethod
-    def suitable(cls, url: str) -> bool:
-        return any(
-            pattern.search(url)
-            for pattern in (CHANNEL_URL, EPISODE_URL, EPISODE_SHORT_URL, PLAYER_URL, API_URL)
-        )
 
     # --- URLs ----------------------------------------------------------------------------------
 
@@ -187,9 +220,6 @@ class CastboxAdapter(Adapter):
                 return [f"{SITE}/channel/id{match.group('cid')}"]
         return [self.canonical_url(url)]
 
-    def date_style(self, url: str) -> DateStyle:
-        return CASTBOX_DATES
-
     # --- responses -----------------------------------------------------------------------------
 
     def check_response(self, capture: Capture) -> None:
@@ -203,12 +233,7 @@ class CastboxAdapter(Adapter):
                 )
             self._api_payload(capture)  # raises on an error body
             return
-        text = capture.text
-        if "__INITIAL_STATE__" not in text:
-            for marker, what in BLOCK_MARKERS:
-                if marker in text:
-                    raise self.blocked_error(capture, f"{what} (HTTP {capture.status})")
-        super().check_response(capture)  # also recognises a Cloudflare challenge
+        super().check_response(capture)  # block markers, then a Cloudflare challenge
 
     def parse(self, capture: Capture) -> Listing:
         if API_URL.search(capture.url):
@@ -283,10 +308,16 @@ class CastboxAdapter(Adapter):
         tree = LexborHTMLParser(html)
         ch = state.get("ch") if state else None
         ch = ch if isinstance(ch, dict) else {}
-        info = ch.get("chInfo") if isinstance(ch.get("chInfo"), dict) else {}
+        info: dict[str, Any] = ch["chInfo"] if isinstance(ch.get("chInfo"), dict) else {}
 
-        cid = self._cid(capture, info, tree)
+        facts = self.read_facts(capture, tree, state)
+        cid = self._cid(capture, info, tree) or facts.get("show_id")
         show = self._show(capture, info, tree)
+        if show is None and facts.get("title"):  # the header's markup changed
+            show = Show(title=facts.get("title"), claimed_count=facts.get("count"),
+                        description=meta(tree, "og:description", "description"),
+                        url=f"{SITE}/channel/id{cid}" if cid else None,
+                        image=meta(tree, "og:image"))
 
         state_eps = ch.get("eps")
         rows = tree.css("section.episodeRow .ep-item")
@@ -301,28 +332,23 @@ class CastboxAdapter(Adapter):
             if isinstance(item, dict) and item.get("eid"):
                 episodes = self._state_episodes([item], cid, capture)
 
-        if not episodes:
-            if state is None and not rows:
-                raise self.layout_error(
-                    capture,
-                    "no window.__INITIAL_STATE__ episodes (ch.eps) and no episode rows "
-                    "(section.episodeRow .ep-item)",
-                )
-            claim = show.claimed_count if show is not None else None
-            if claim != 0:
-                raise self.layout_error(
-                    capture,
-                    f"the channel claims {claim if claim is not None else 'some'} episodes but "
-                    "the page lists none "
-                    "(ch.eps empty, no section.episodeRow rows)",
-                )
         if show is None:
             raise self.layout_error(
                 capture,
-                "no channel in window.__INITIAL_STATE__ (ch.chInfo) and no .ch_feed_info header",
+                "no channel title (og:title, window.__INITIAL_STATE__ ch.chInfo, "
+                ".ch_feed_info h1)",
             )
-
         listing = Listing(platform=self.name, url=capture.url, show=show, episodes=episodes)
+        if not episodes and show.claimed_count != 0:
+            # Neither state nor rows list an episode: the API has the whole list.
+            if not cid:
+                raise self.layout_error(
+                    capture, "no episodes on the page (ch.eps, section.episodeRow rows) and "
+                    "no channel id to ask the episode list API for them")
+            listing.warnings.append(layout_drift(
+                "no episodes found on the channel page", ROW_SOURCES))
+            listing.next.append(episode_list_url(cid, 0, signing_day(capture)))
+            return listing
         claimed = show.claimed_count
         more = (claimed is not None and len(episodes) < claimed) or (
             claimed is None and tree.css_first("#LoadInline") is not None
@@ -354,19 +380,19 @@ class CastboxAdapter(Adapter):
 
     def _show(self, capture: Capture, info: dict[str, Any], tree: LexborHTMLParser) -> Show | None:
         header = tree.css_first(".ch_feed_info")
-        page_text = _text(tree.body) if tree.body is not None else ""
+        page_text = text(tree.body) or ""
         title = info.get("title")
         if not title and header is not None:
             h1 = header.css_first("h1")
             if h1 is not None:
-                title = h1.attributes.get("title") or _text(h1)
+                title = h1.attributes.get("title") or text(h1)
         if not title:
             return None
         author = info.get("author")
         if not author and header is not None:
             node = header.css_first(".author")
             if node is not None:
-                author = re.sub(r"^\s*Author:\s*", "", _text(node))
+                author = re.sub(r"^\s*Author:\s*", "", text(node) or "")
         description = info.get("description")
         if not description and header is not None:
             node = header.css_first(".des-con div") or header.css_first(".des-con")
@@ -375,17 +401,15 @@ class CastboxAdapter(Adapter):
         claimed = _int(info.get("episode_count"))
         if claimed is None:
             counter = tree.css_first(".trackListCon_title") or tree.css_first(".trackListCon")
-            match = CLAIMED_TEXT.search(_text(counter) if counter is not None else page_text)
+            match = CLAIMED_TEXT.search(text(counter) or "" if counter is not None else page_text)
             claimed = _int(match.group(1)) if match else None
         extra: dict[str, Any] = {}
         subscribers = _int(info.get("sub_count"))
         plays = _int(info.get("play_count"))
         if subscribers is None:
-            match = SUBSCRIBED_TEXT.search(page_text)
-            subscribers = _int(match.group(1)) if match else None
+            subscribers = _printed_count(tree, "sub_count", SUBSCRIBED_TEXT, page_text)
         if plays is None:
-            match = PLAYED_TEXT.search(page_text)
-            plays = _int(match.group(1)) if match else None
+            plays = _printed_count(tree, "play_count", PLAYED_TEXT, page_text)
         if subscribers is not None:
             extra["subscribers"] = subscribers
         if plays is not None:
@@ -465,7 +489,7 @@ class CastboxAdapter(Adapter):
                 continue
             href = link.attributes.get("href") or ""
             match = EPISODE_HREF.search(href)
-            title = title_node.attributes.get("title") or _text(title_node)
+            title = title_node.attributes.get("title") or text(title_node)
             if not match or not title:
                 continue
             date_node = row.css_first("span.item.icon.date")
@@ -478,9 +502,9 @@ class CastboxAdapter(Adapter):
                 Episode(
                     id=match.group(2),
                     title=title,
-                    published_raw=_text(date_node) or None,
-                    duration_raw=_text(time_node) or None,
-                    description=_text(des_node) or None,
+                    published_raw=text(date_node),
+                    duration_raw=text(time_node),
+                    description=text(des_node),
                     url=urljoin(SITE + "/", href.split("?")[0]),
                     audio_url=None,
                 )

@@ -1,31 +1,38 @@
 """Podimo (podimo.com/<region>/shows/<slug>), every region, plus its public GraphQL list.
 
-What the adapter reads, in order:
+The least of the page, the most of the API. What a show page must yield (`page_facts`):
+- REQUIRED the podcast UUID, the API's key: the canonical link `.../shows/<uuid>` (the one
+  fact public code relies on, research §4a/§9), else `og:url`, else any embedded state's
+  `podcast.id`. Without it the page's rows are the listing, cut short (`incomplete_reason`);
+  without it and without rows the source fails as `layout`.
+- optional the title (JSON-LD `PodcastSeries.name`, state `podcast.title`, `<h1>`) and the
+  printed count ("662 Episoder", "662 Episoden", "662 episodios", "662 afleveringen", ...
+  from the state or the page text), which guards the list's completeness.
 
-1. Show and episode pages are a server-rendered Next.js app (pages router). The page state
-   `<script id="__NEXT_DATA__">` carries `props.pageProps.podcast` (id = the podcast UUID,
-   slug, title, authorName, description, episodeCount), `pageProps.episodes` (the "Alle
-   episoder" section: the first 5 rows) and, on an episode page, `pageProps.episode`. The
-   rows' dates and durations are held as the page prints them (`publishedLabel`
-   "27. mai 2026" / "I går", `durationLabel` "1 h 0 min"): the server renders them in the
-   region's language, relative for recent days. [research §4a: framework and state are a
-   gap; this shape is our choice, documented in fixtures/podimo/build_fixtures.py]
-2. Without that state, the server-rendered DOM: rows are `[data-cy="EpisodeListItem"]`
-   (CSS-module class `EpisodeListItem_root__<hash>` as a second hook), with
-   `[data-cy="EpisodeTitle"]`, `[data-cy="EpisodeDescription"]` and the date and the
-   duration in ADJACENT elements `[data-cy="Datetime"]` + `[data-cy="Duration"]` (the seed's
+The list comes from the public GraphQL query `openPodcastEpisodesByPodcastId(podcastId,
+offset, limit)` on graphql.podimo.com, sent as the POST research documents: a JSON body
+`{"operationName", "query", "variables"}` with `content-type: application/json` (Apollo
+Server 4 refuses a bare GET as a possible CSRF). 100 per page, paged by offset until a short
+page. Its rows have exact values (`publishedOn` ISO, `duration` seconds); rows in the
+`podcastEpisodes` shape the site's own bundle asks for (`id description datetime podcastId
+podcastName publishDatetime status tags title imageUrl deepLink`, research §9) read the same.
+
+Rows on the page are enrichment merged by id (they hold the whole description and the date as
+the region prints it). They are read, first found wins, from:
+1. embedded state: Next.js `__NEXT_DATA__` (`pageProps.podcast`, `pageProps.episodes`,
+   `pageProps.episode`), Nuxt 2 `window.__NUXT__` or Nuxt 3 `__NUXT_DATA__` (research §9:
+   the site's bundle was Nuxt's `/_nuxt/...`): any episode-shaped object (a UUID `id`, a
+   `title`, and a description or a date) other than the podcast itself;
+2. server-rendered rows `[data-cy="EpisodeListItem"]` (or a `EpisodeListItem_root__` CSS
+   module class) with `[data-cy="EpisodeTitle"]`, `[data-cy="EpisodeDescription"]`,
+   `[data-cy="Datetime"]` + `[data-cy="Duration"]` as ADJACENT elements (the seed's
    "27. mai 20261 h 0 min" is those two run together by a text renderer).
-3. The whole list: the page links the podcast UUID (state, or `<link rel="canonical"
-   href=".../shows/<uuid>">`), and `Listing.next` points at the public GraphQL query
-   `openPodcastEpisodesByPodcastId(podcastId, offset, limit)` on graphql.podimo.com, encoded
-   as an Apollo GET request (`?query=...&variables=...`), 100 per page, paged by offset until
-   a short page comes back. Those rows have exact values: `publishedOn` (ISO) and `duration`
-   (seconds). The API gives no episode page URL and no audio URL (audio needs a login).
+When neither is readable but the UUID is there, the listing is still complete (the API has
+every episode): it is `ok` with a `layout_drift` warning naming what was not found.
 
 Both podimo.com and the gateway sit behind Cloudflare: a challenge page ("Just a moment...",
 `_cf_chl_opt`, `cf-mitigated: challenge`) or a bare 403 is a BlockedError. A page rendered
-by a real browser parses the same way (the state script and the rows stay in the DOM;
-a JSON answer shown by the browser inside `<pre>` is read from there).
+by a real browser parses the same way (a JSON answer shown inside `<pre>` is read from there).
 """
 
 from __future__ import annotations
@@ -37,13 +44,23 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, strip_tracking
-from scraper.models import Capture, Episode, Listing, Show
+from adapters.base import (
+    Adapter,
+    Fact,
+    find_objects,
+    layout_drift,
+    next_data,
+    nuxt_state,
+    strip_tracking,
+    text,
+)
+from scraper.models import Capture, Episode, Listing, Request, Show
 from scraper.normalize import ENGLISH, DateStyle, date_from_timestamp
 
 REGIONS = ("no", "dk", "de", "es", "nl", "fi", "uk", "mx", "latam", "en")
 _REGION = "|".join(REGIONS)
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID_ONLY = re.compile(rf"^{_UUID}$")
 
 SHOW_URL = re.compile(
     rf"^https?://(?:www\.)?podimo\.com/(?P<region>{_REGION})/shows/(?P<slug>[^/?#]+)/?(?:[?#]|$)"
@@ -53,8 +70,10 @@ EPISODE_URL = re.compile(
     rf"/episode/(?P<episode>{_UUID})/?(?:[?#]|$)"
 )
 GRAPHQL_URL = re.compile(r"^https?://graphql\.podimo\.com/graphql/?(?:[?#]|$)")
+_CANONICAL_ID = re.compile(rf"/shows/(?P<podcast_id>{_UUID})(?:[/?#]|$)")
 
 GRAPHQL_ENDPOINT = "https://graphql.podimo.com/graphql"
+GRAPHQL_OPERATION = "PodcastEpisodesByPodcastId"
 GRAPHQL_QUERY = (
     "query PodcastEpisodesByPodcastId($podcastId: UUID!, $offset: Int, $limit: Int) "
     "{ episodes: openPodcastEpisodesByPodcastId(podcastId: $podcastId, offset: $offset, "
@@ -73,42 +92,53 @@ DATE_STYLES: dict[str, DateStyle] = {
     "fi": DateStyle(languages=("fi",), order="DMY"),
     "uk": DateStyle(languages=("en",), order="DMY", formats=("%d %B %Y", "%d %b %Y")),
     "en": DateStyle(languages=("en",), order="DMY", formats=("%d %B %Y", "%d %b %Y")),
+    "": ENGLISH,  # the GraphQL pages carry ISO dates
 }
 
-# "662 Episoder" / "662 Episoden" / "662 episodios" / "662 afleveringen" / "662 jaksoa" /
-# "662 episodes": the number before the word; thousands may be grouped ("1 234", "1.234").
-_COUNT = re.compile(r"(\d[\d\s.,\u00a0\u202f]*)\s*(?:episod|afleveringen|jakso)", re.I)
-_CANONICAL_ID = re.compile(rf"/shows/({_UUID})(?:[/?#]|$)")
-
 ROW_SELECTORS = ('[data-cy="EpisodeListItem"]', '[class*="EpisodeListItem_root__"]')
+# What a page is searched for before its rows count as missing (the layout_drift warning).
+DRIFT_TRIED = ("__NEXT_DATA__", "window.__NUXT__", "__NUXT_DATA__",
+               '[data-cy="EpisodeListItem"] rows')
+# Keys an episode object in any page state has besides `id` and `title` (one is enough).
+_EPISODE_KEYS = ("description", "publishedLabel", "publishDatetime", "datetime", "publishedOn")
 
 # ---------------------------------------------------------------------------------------------
 
 
+def graphql_request(podcast_id: str, offset: int = 0, limit: int = PAGE_SIZE) -> Request:
+    """The public episodes query as the POST Apollo Server accepts (JSON body and content
+    type), built the same way every time so a recording's body matches exactly."""
+    return Request.json_post(GRAPHQL_ENDPOINT, {
+        "operationName": GRAPHQL_OPERATION,
+        "query": GRAPHQL_QUERY,
+        "variables": {"podcastId": podcast_id, "offset": offset, "limit": limit},
+    })
+
+
 def graphql_url(podcast_id: str, offset: int = 0, limit: int = PAGE_SIZE) -> str:
-    """The GET form of the public episodes query (Apollo: `?query=&variables=`), built the
-    same way every time so a recording's URL matches exactly."""
+    """The older GET form (`?query=&variables=`): still parsed when a recording has it."""
     variables = json.dumps(
         {"podcastId": podcast_id, "offset": offset, "limit": limit}, separators=(",", ":")
     )
     return f"{GRAPHQL_ENDPOINT}?{urlencode({'query': GRAPHQL_QUERY, 'variables': variables})}"
 
 
-def _text(node) -> str | None:
-    if node is None:
-        return None
-    value = " ".join(node.text(deep=True, separator=" ").split())
-    return value or None
-
-
 class PodimoAdapter(Adapter):
     name = "podimo"
     forbidden_is_bot_wall = True
-    url_patterns = (SHOW_URL.pattern, EPISODE_URL.pattern, GRAPHQL_URL.pattern)
+    url_patterns = (SHOW_URL, EPISODE_URL, GRAPHQL_URL)
+    date_styles = DATE_STYLES
     fetch_mode = "http"
     # The rows, or (a JSON answer opened in the browser) Chromium's <pre>.
     browser_wait_for = '[data-cy="EpisodeListItem"], body > pre'
     browser_next = None
+    page_facts = (
+        Fact("podcast_id", canonical=_CANONICAL_ID, meta=("og:url",),
+             state=("podcast", "id")),
+        Fact("title", required=False, json_ld=("PodcastSeries", "name"),
+             state=("podcast", "title"), selector="h1"),
+        Fact("claimed_count", required=False, state=("podcast", "episodeCount"), count=True),
+    )
 
     # -- URLs -----------------------------------------------------------------------------------
 
@@ -120,11 +150,22 @@ class PodimoAdapter(Adapter):
         path = parts.path.rstrip("/") or "/"
         return urlunsplit(("https", host, path, parts.query, ""))
 
-    def date_style(self, url: str) -> DateStyle:
+    def date_style_key(self, url: str) -> str:
         match = SHOW_URL.match(url) or EPISODE_URL.match(url)
-        if match:
-            return DATE_STYLES[match.group("region")]
-        return ENGLISH  # the GraphQL pages carry ISO dates
+        return match.group("region") if match else ""
+
+    def older_forms(self, request: str | Request) -> list[str | Request]:
+        """The GET form of a GraphQL page, as archives before the POST hold it."""
+        sent = Request.of(request)
+        body = sent.json_body()
+        if not (GRAPHQL_URL.match(sent.url) and isinstance(body, dict)):
+            return []
+        variables = body.get("variables") or {}
+        try:
+            return [graphql_url(str(variables["podcastId"]), int(variables.get("offset", 0)),
+                                int(variables.get("limit", PAGE_SIZE)))]
+        except (KeyError, TypeError, ValueError):
+            return []
 
     # -- Responses ------------------------------------------------------------------------------
 
@@ -136,16 +177,18 @@ class PodimoAdapter(Adapter):
     # -- GraphQL pages --------------------------------------------------------------------------
 
     def _parse_api(self, capture: Capture) -> Listing:
-        text = capture.text.strip()
-        if text.startswith("<"):  # a browser shows JSON inside <pre>
-            pre = LexborHTMLParser(text).css_first("pre")
-            text = pre.text() if pre is not None else ""
+        body = capture.text.strip()
+        if body.startswith("<"):  # a browser shows JSON inside <pre>
+            pre = LexborHTMLParser(body).css_first("pre")
+            body = pre.text() if pre is not None else ""
         try:
-            payload = json.loads(text)
+            payload = json.loads(body)
         except ValueError:
             raise self.layout_error(capture, "the GraphQL answer is not JSON") from None
         data = payload.get("data") if isinstance(payload, dict) else None
-        rows = data.get("episodes") if isinstance(data, dict) else None
+        rows = None
+        if isinstance(data, dict):
+            rows = data.get("episodes", data.get("podcastEpisodes"))
         if not isinstance(rows, list):
             errors = payload.get("errors") if isinstance(payload, dict) else None
             detail = ""
@@ -153,13 +196,7 @@ class PodimoAdapter(Adapter):
                 detail = ": " + "; ".join(str(e.get("message", e)) for e in errors[:3]
                                           if isinstance(e, dict))
             raise self.layout_error(capture, f"no data.episodes in the GraphQL answer{detail}")
-        query = dict(parse_qsl(urlsplit(capture.url).query))
-        try:
-            variables = json.loads(query.get("variables") or "{}")
-        except ValueError:
-            variables = {}
-        if not isinstance(variables, dict):
-            variables = {}
+        variables = self._variables(capture)
         podcast_id = variables.get("podcastId")
         try:
             offset = int(variables.get("offset") or 0)
@@ -169,26 +206,37 @@ class PodimoAdapter(Adapter):
 
         episodes = []
         for index, row in enumerate(rows):
-            if not isinstance(row, dict) or not row.get("id") or not row.get("title"):
+            episode = self._episode(row, None, None) if isinstance(row, dict) else None
+            if episode is None:
                 raise self.layout_error(
                     capture, f"GraphQL episode {offset + index} has no id or title"
                 )
-            published_raw = row.get("publishedOn")
-            duration = row.get("duration")
-            episodes.append(Episode(
-                id=str(row["id"]),
-                title=row["title"],
-                published=date_from_timestamp(published_raw),
-                published_raw=str(published_raw) if published_raw not in (None, "") else None,
-                duration_seconds=round(duration) if isinstance(duration, int | float) else None,
-                description=row.get("description"),
-                url=None,  # the API names no region or show slug to build a page URL from
-                audio_url=None,
-            ))
+            episode.url = None  # the API names no region or show slug to build a page URL
+            episodes.append(episode)
         listing = Listing(platform=self.name, url=capture.url, episodes=episodes, page_kind="api")
         if podcast_id and limit > 0 and len(rows) >= limit:
-            listing.next = [graphql_url(podcast_id, offset + limit, limit)]
+            nxt = offset + limit
+            listing.next = [graphql_request(podcast_id, nxt, limit) if capture.method != "GET"
+                            else graphql_url(podcast_id, nxt, limit)]
         return listing
+
+    @staticmethod
+    def _variables(capture: Capture) -> dict[str, Any]:
+        """The query's variables: from the POST body, or (the older GET form) the URL."""
+        variables: Any = None
+        if capture.request_body:
+            try:
+                sent = json.loads(capture.request_body)
+            except ValueError:
+                sent = None
+            variables = sent.get("variables") if isinstance(sent, dict) else None
+        else:
+            raw = dict(parse_qsl(urlsplit(capture.url).query)).get("variables")
+            try:
+                variables = json.loads(raw or "{}")
+            except ValueError:
+                variables = None
+        return variables if isinstance(variables, dict) else {}
 
     # -- HTML pages -----------------------------------------------------------------------------
 
@@ -200,117 +248,143 @@ class PodimoAdapter(Adapter):
             raise self.layout_error(capture, "not a podimo.com show or episode URL")
         region, slug = match.group("region"), match.group("slug")
         is_episode_page = "episode" in match.groupdict()
-        tree = LexborHTMLParser(capture.text)
-        state = self._page_props(tree)
+        html = capture.text
+        tree = LexborHTMLParser(html)
+        state, state_kind = self._state(tree, html)
+        facts = self.read_facts(capture, tree, state)
+        podcast_id = facts.get("podcast_id")
+        podcast = self._podcast(state)
+        show_slug = (podcast or {}).get("slug") or slug
 
-        show: Show | None = None
-        episodes: list[Episode] | None = None
-        podcast_id: str | None = None
+        episodes: list[Episode] = []
         if state is not None:
-            show, episodes, podcast_id = self._from_state(state, region, slug, is_episode_page)
+            episodes = self._from_state(state, podcast_id or (podcast or {}).get("id"),
+                                        region, show_slug)
+        show = self._show(podcast, facts, region, show_slug)
         if not episodes:
-            show_dom, episodes_dom = self._from_dom(tree, capture, region, slug, is_episode_page)
-            show = show if show is not None and show.title else show_dom
-            episodes = episodes_dom
-        empty_show = show is not None and show.claimed_count == 0
-        if not episodes and not empty_show:
-            raise self.layout_error(
-                capture, "no episode list (neither a __NEXT_DATA__ state with episodes nor "
-                         '[data-cy="EpisodeListItem"] rows)'
-            )
-        podcast_id = podcast_id or self._canonical_podcast_id(tree)
+            show_dom, episodes = self._from_dom(tree, capture, region, slug, is_episode_page)
+            if show is None or not show.title:
+                show = show_dom or show
+            elif show_dom is not None:
+                show.author = show.author or show_dom.author
+                show.description = show.description or show_dom.description
         listing = Listing(platform=self.name, url=capture.url, show=show, episodes=episodes,
                           page_kind="episode" if is_episode_page else "show")
+        empty_show = show is not None and show.claimed_count == 0
         if podcast_id:
-            listing.next = [graphql_url(podcast_id)]
-        else:
+            listing.next = [graphql_request(podcast_id)]
+            if not episodes and not empty_show:
+                listing.warnings.append(layout_drift(
+                    "no episode rows or episodes in a page state", DRIFT_TRIED))
+        elif episodes:
             listing.incomplete_reason = (
-                "no podcast UUID on the page (state or canonical link): only the rows shown"
+                "no podcast UUID on the page (canonical link, og:url or state): only the rows "
+                "shown"
+            )
+        elif not empty_show:
+            raise self.layout_error(
+                capture, "no episode list and no podcast UUID (neither a page state with "
+                         'episodes, nor [data-cy="EpisodeListItem"] rows, nor a canonical '
+                         "link .../shows/<uuid>)"
             )
         return listing
 
     @staticmethod
-    def _page_props(tree) -> dict[str, Any] | None:
-        node = tree.css_first("script#__NEXT_DATA__")
-        if node is None:
-            return None
-        try:
-            data = json.loads(node.text())
-        except ValueError:
-            return None
+    def _state(tree, html: str) -> tuple[Any, str | None]:
+        data = next_data(tree)
         props = data.get("props", {}).get("pageProps") if isinstance(data, dict) else None
-        return props if isinstance(props, dict) else None
+        if isinstance(props, dict):
+            return props, "__NEXT_DATA__"
+        state = nuxt_state(html)
+        if state is not None:
+            kind = "__NUXT_DATA__" if "__NUXT_DATA__" in html else "window.__NUXT__"
+            return state, kind
+        return None, None
 
     @staticmethod
-    def _canonical_podcast_id(tree) -> str | None:
-        link = tree.css_first('link[rel="canonical"]')
-        href = link.attributes.get("href") if link is not None else None
-        found = _CANONICAL_ID.search(href or "")
-        return found.group(1) if found else None
+    def _podcast(state: Any) -> dict[str, Any] | None:
+        for holder in find_objects(state, {"podcast"}):
+            if isinstance(holder["podcast"], dict):
+                return holder["podcast"]
+        return None
+
+    @staticmethod
+    def _show(podcast: dict[str, Any] | None, facts, region: str, slug: str) -> Show | None:
+        title = facts.get("title")
+        if not podcast and not title:
+            return None
+        podcast = podcast or {}
+        count = facts.get("claimed_count")
+        return Show(
+            title=podcast.get("title") or title,
+            author=podcast.get("authorName"),
+            description=podcast.get("description"),
+            claimed_count=count if isinstance(count, int) else None,
+            url=f"https://podimo.com/{region}/shows/{slug}",
+            image=podcast.get("coverImageUrl") or podcast.get("imageUrl"),
+        )
 
     @staticmethod
     def _episode_url(region: str, slug: str, episode_id: str) -> str:
         return f"https://podimo.com/{region}/shows/{slug}/episode/{episode_id}"
 
-    def _from_state(
-        self, props: dict[str, Any], region: str, slug: str, is_episode_page: bool
-    ) -> tuple[Show | None, list[Episode], str | None]:
-        podcast = props.get("podcast") if isinstance(props.get("podcast"), dict) else {}
-        show_slug = podcast.get("slug") or slug
-        count = str(podcast.get("episodeCount", ""))
-        show = Show(
-            title=podcast.get("title"),
-            author=podcast.get("authorName"),
-            description=podcast.get("description"),
-            claimed_count=int(count) if count.isdigit() else None,
-            url=f"https://podimo.com/{region}/shows/{show_slug}",
-            image=podcast.get("coverImageUrl"),
-        ) if podcast else None
+    def _episode(self, item: dict[str, Any], region: str | None,
+                 slug: str | None) -> Episode | None:
+        """One episode object of a page state or the API (any of the shapes in the module
+        docstring), or None when it has no id or title."""
+        if not item.get("id") or not item.get("title"):
+            return None
+        episode_id = str(item["id"])
+        published_raw = next((item[k] for k in ("publishedLabel", "publishedOn",
+                                                "publishDatetime", "datetime")
+                              if item.get(k) not in (None, "")), None)
+        exact = None if item.get("publishedLabel") else date_from_timestamp(published_raw)
+        duration = item.get("duration")
+        deep_link = item.get("deepLink")
+        if isinstance(deep_link, str) and EPISODE_URL.match(deep_link):
+            url: str | None = deep_link
+        else:
+            url = self._episode_url(region, slug, episode_id) if region and slug else None
+        return Episode(
+            id=episode_id,
+            title=item["title"],
+            published=exact,
+            published_raw=str(published_raw) if published_raw is not None else None,
+            duration_seconds=round(duration) if isinstance(duration, int | float) else None,
+            duration_raw=item.get("durationLabel"),
+            description=item.get("description"),
+            url=url,
+            audio_url=None,
+        )
 
-        def episode(item: Any) -> Episode | None:
-            if not isinstance(item, dict) or not item.get("id") or not item.get("title"):
-                return None
-            return Episode(
-                id=str(item["id"]),
-                title=item["title"],
-                published_raw=item.get("publishedLabel"),
-                duration_raw=item.get("durationLabel"),
-                description=item.get("description"),
-                url=self._episode_url(region, show_slug, str(item["id"])),
-                audio_url=None,
-            )
-
-        episodes: list[Episode] = []
-        if is_episode_page:
-            current = episode(props.get("episode"))
-            if current is not None:
-                episodes.append(current)
-        rows = props.get("episodes")
-        if isinstance(rows, list):
-            episodes.extend(e for e in (episode(item) for item in rows) if e is not None)
-        if isinstance(rows, list) and rows and len(episodes) < len(rows):
-            return show, [], podcast.get("id")  # malformed state rows: read the DOM instead
-        return show, episodes, podcast.get("id")
+    def _from_state(self, state: Any, podcast_id: str | None, region: str,
+                    slug: str) -> list[Episode]:
+        episodes: dict[str, Episode] = {}
+        for item in find_objects(state, {"id", "title"}):
+            episode_id = str(item["id"])
+            if (episode_id == podcast_id or not _UUID_ONLY.match(episode_id)
+                    or not any(item.get(k) not in (None, "") for k in _EPISODE_KEYS)
+                    or "podcast" in item or "episodes" in item):
+                continue
+            episode = self._episode(item, region, slug)
+            if episode is not None:
+                episodes.setdefault(episode.id, episode)
+        return list(episodes.values())
 
     def _from_dom(
         self, tree, capture: Capture, region: str, slug: str, is_episode_page: bool
     ) -> tuple[Show | None, list[Episode]]:
-        title = _text(tree.css_first('[data-cy="PodcastTitle"]'))
+        title = text(tree.css_first('[data-cy="PodcastTitle"]'))
         if title is None and not is_episode_page:
-            title = _text(tree.css_first("main h1"))
+            title = text(tree.css_first("main h1"))
         description_node = tree.css_first('[data-cy="PodcastDescription"]')
-        count_text = _text(tree.css_first('[data-cy="EpisodeCount"]'))
-        claimed = None
-        if count_text:
-            found = _COUNT.search(count_text)
-            if found:
-                digits = re.sub(r"\D", "", found.group(1))
-                claimed = int(digits) if digits else None
+        facts = self.read_facts(capture, tree)
+        claimed = facts.get("claimed_count")
         show = Show(
             title=title,
-            author=_text(tree.css_first('[data-cy="PodcastAuthor"]')),
+            author=text(tree.css_first('[data-cy="PodcastAuthor"]')),
             description=description_node.inner_html if description_node is not None else None,
-            claimed_count=claimed,
+            claimed_count=claimed if isinstance(claimed, int) else None,
             url=f"https://podimo.com/{region}/shows/{slug}",
         ) if title else None
 
@@ -321,13 +395,13 @@ class PodimoAdapter(Adapter):
                 capture.url)
             if header is not None and match is not None:
                 body = tree.css_first('[data-cy="EpisodeBody"] [data-cy="EpisodeDescription"]')
-                head_title = _text(header.css_first('[data-cy="EpisodeTitle"]'))
+                head_title = text(header.css_first('[data-cy="EpisodeTitle"]'))
                 if head_title:
                     episodes.append(Episode(
                         id=match.group("episode"),
                         title=head_title,
-                        published_raw=_text(header.css_first('[data-cy="Datetime"]')),
-                        duration_raw=_text(header.css_first('[data-cy="Duration"]')),
+                        published_raw=text(header.css_first('[data-cy="Datetime"]')),
+                        duration_raw=text(header.css_first('[data-cy="Duration"]')),
                         description=body.inner_html if body is not None else None,
                         url=self._episode_url(region, slug, match.group("episode")),
                     ))
@@ -341,15 +415,15 @@ class PodimoAdapter(Adapter):
             link = row.css_first('a[href*="/episode/"]')
             href = urljoin(base, link.attributes.get("href") or "") if link is not None else ""
             found = EPISODE_URL.match(href)
-            row_title = _text(row.css_first('[data-cy="EpisodeTitle"]'))
+            row_title = text(row.css_first('[data-cy="EpisodeTitle"]'))
             if found is None or not row_title:
                 raise self.layout_error(capture, "an episode row without a link or a title")
             description = row.css_first('[data-cy="EpisodeDescription"]')
             episodes.append(Episode(
                 id=found.group("episode"),
                 title=row_title,
-                published_raw=_text(row.css_first('[data-cy="Datetime"]')),
-                duration_raw=_text(row.css_first('[data-cy="Duration"]')),
+                published_raw=text(row.css_first('[data-cy="Datetime"]')),
+                duration_raw=text(row.css_first('[data-cy="Duration"]')),
                 description=description.inner_html if description is not None else None,
                 url=self._episode_url(found.group("region"), found.group("slug"),
                                       found.group("episode")),

@@ -5,15 +5,23 @@ first for the show). Research §4b knows the URLs, the paging protocol and the d
 links; the row markup and the date/duration formats per locale are a gap, and what this
 adapter reads is the form our recordings use (fixtures/podtail/build_fixtures.py):
 
-- show: JSON-LD `PodcastSeries` {name, author.name, description}; else `h1.podcast-title`
-  (or the first " | " segment of `<title>`), `.podcast-author`, `.podcast-description`.
-  Podtail prints no episode count: `claimed_count` stays None.
+- show (page facts): REQUIRED the title: JSON-LD `PodcastSeries.name`, else `h1`
+  (`h1.podcast-title`), else the first " | " segment of `<title>`; missing -> `layout`.
+  Optional: author (JSON-LD `author.name`, `.podcast-author`), description (JSON-LD,
+  `.podcast-description`). Podtail prints no episode count: `claimed_count` stays None.
+  There is no API: rows (or the "No episodes found." end of the paging) are required; a page
+  with neither fails as `layout`.
 - rows: `#episodes li.episode[data-episode-id]` (Podtail's numeric episode id) with
   `.episode-title a[href=/<lang>/podcast/<show>/<episode-slug>/][title=<full title>]`,
   `.episode-date` ("19. mai 2026", "19. Mai 2026", "May 19, 2026"), `.episode-duration`
   ("58 min", "1 t 2 min", "1 Std. 2 Min."), `.episode-description` (an excerpt, cut with
   "…" when long) and the audio file as a plain link (`<a href="….mp3" title="Download">`,
   the title localized: "Herunterladen", "Last ned").
+- a second generation (2026 redesign, fixtures `show-no-v2-*`): rows are
+  `.episode-feed article.episode-card[data-id]` with `.episode-card__title a` (no title
+  attribute: the link text), `<time>`, `.episode-card__duration`, `.episode-card__summary`,
+  a Spotify episode link (research §9) beside the download link. Each part is looked up in
+  the selector tuples below, first match wins, so either generation parses.
 - paging: `<show-url>?page=N&append=false&sort=latest`, one page of rows after another,
   until a page says "No episodes found." (`<p>No episodes found.</p>` where the rows would
   be). Each page's `Listing.next` is the following page; the empty page has none.
@@ -31,7 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, strip_tracking
+from adapters.base import Adapter, strip_tracking, text
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle
 
@@ -72,11 +80,25 @@ NO_EPISODES = re.compile(
 AUDIO_LINK = re.compile(r"\.(?:mp3|m4a|aac|ogg|oga|opus|wav|mp4)(?:[?#]|$)", re.I)
 
 
-def _text(node) -> str | None:
-    if node is None:
-        return None
-    value = " ".join(node.text(deep=True, separator=" ").split())
-    return value or None
+# Where each part of a row is, per page generation (first match wins).
+CONTAINERS = ("#episodes", ".episode-feed")
+ROWS = ("li.episode", "article.episode-card")
+ROW_TITLE_LINKS = (".episode-title a[href]", ".episode-card__title a[href]", "h3 a[href]",
+                   "h2 a[href]")
+ROW_DATES = (".episode-date", "time")
+ROW_DURATIONS = (".episode-duration", ".episode-card__duration", "[class*=duration]")
+ROW_DESCRIPTIONS = (".episode-description", ".episode-card__summary", "[class*=summary]")
+
+
+def _first(node, selectors: tuple[str, ...]):
+    for selector in selectors:
+        found = node.css_first(selector)
+        if found is not None:
+            return found
+    return None
+
+
+_text = text
 
 
 class PodtailAdapter(Adapter):
@@ -85,7 +107,8 @@ class PodtailAdapter(Adapter):
     url_patterns = (SHOW_URL.pattern, EPISODE_URL.pattern)
     fetch_mode = "http"
     # The rows, or the "No episodes found." paragraph that ends the paging.
-    browser_wait_for = "#episodes li.episode, #episodes > p"
+    browser_wait_for = ("#episodes li.episode, #episodes > p, .episode-feed article.episode-card, "
+                        ".episode-feed > p")
     browser_next = None
 
     # -- URLs -----------------------------------------------------------------------------------
@@ -133,14 +156,20 @@ class PodtailAdapter(Adapter):
     def parse(self, capture: Capture) -> Listing:
         tree = LexborHTMLParser(capture.text)
         show = self._show(tree)
-        container = tree.css_first("#episodes")
-        rows = container.css("li.episode") if container is not None else []
+        container = _first(tree, CONTAINERS)
+        rows = []
+        if container is not None:
+            for selector in ROWS:
+                rows = container.css(selector)
+                if rows:
+                    break
         empty = container is not None and not rows and any(
             NO_EPISODES.search(p.text() or "") for p in container.css("p")
         )
         if not rows and not empty:
             raise self.layout_error(
-                capture, "no episode rows (#episodes li.episode) and no 'No episodes found.'"
+                capture, f"no episode rows ({', '.join(ROWS)} in {', '.join(CONTAINERS)}) and "
+                         "no 'No episodes found.'"
             )
         if show is None:
             raise self.layout_error(capture, "no show title (JSON-LD, h1.podcast-title)")
@@ -181,7 +210,8 @@ class PodtailAdapter(Adapter):
             author = author[0] if author else None
         if isinstance(author, dict):
             author = author.get("name")
-        title = series.get("name") or _text(tree.css_first("h1.podcast-title"))
+        title = series.get("name") or _text(tree.css_first("h1.podcast-title")) or _text(
+            tree.css_first("h1"))
         if not title:
             page_title = _text(tree.css_first("title")) or ""
             title = page_title.split(" | ")[0].strip() or None
@@ -201,10 +231,10 @@ class PodtailAdapter(Adapter):
         )
 
     def _episode(self, capture: Capture, base: str, row) -> Episode:
-        link = row.css_first(".episode-title a[href]") or row.css_first("a[href*='/podcast/']")
+        link = _first(row, ROW_TITLE_LINKS) or row.css_first("a[href*='/podcast/']")
         href = urljoin(base, link.attributes.get("href") or "") if link is not None else None
         title = (link.attributes.get("title") or _text(link)) if link is not None else None
-        episode_id = row.attributes.get("data-episode-id")
+        episode_id = row.attributes.get("data-episode-id") or row.attributes.get("data-id")
         if not episode_id and href:
             found = EPISODE_URL.match(href)
             episode_id = found.group("episode") if found else None
@@ -219,12 +249,12 @@ class PodtailAdapter(Adapter):
         if audio is None:
             player = row.css_first("[data-media-url]")
             audio = player.attributes.get("data-media-url") if player is not None else None
-        description = row.css_first(".episode-description")
+        description = _first(row, ROW_DESCRIPTIONS)
         return Episode(
             id=episode_id,
             title=title,
-            published_raw=_text(row.css_first(".episode-date")),
-            duration_raw=_text(row.css_first(".episode-duration")),
+            published_raw=_text(_first(row, ROW_DATES)),
+            duration_raw=_text(_first(row, ROW_DURATIONS)),
             description=description.inner_html if description is not None else None,
             url=href,
             audio_url=audio or None,

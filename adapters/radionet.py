@@ -1,33 +1,51 @@
 """radio.net and its sister sites (radio.de .at .fr .it .es .pl .pt .se .dk, and the
 radio.net country subdomains ca. nz. mx. au. ie.).
 
-A show page `/podcast/<slug>` is a server-rendered Next.js page. Its state comes first:
-the App Router flight payload (inline `self.__next_f.push([1,"..."])` scripts whose strings,
-joined, are the RSC stream: `<id>:<json>` rows) or, on pages built before 2024, the
-`<script id="__NEXT_DATA__">` JSON (`props.pageProps.data`). Both hold the podcast and its
-first episodes as the radio-api objects (`id`, `title`, `description`, `publishDate` in unix
-seconds, `url` = audio). Without state the server-rendered DOM is read (rows
-`[data-testid="episode-item"]` carrying `data-episode-id`, the printed date, the
-description). The cookie-consent layer (OneTrust) is dropped before the DOM is read.
-
-The whole list comes from the public API the site's own pages use:
+The list comes from the public API the site's own pages use:
 `https://prod.radio-api.net/podcasts/episodes/by-podcast-ids?podcastIds=<slug>&count=100&offset=<m>`
-(the slug is the API id). The show page's `next` is the API's first page; each API page's
-`next` is the following offset until offset+count >= totalCount. Page rows and API rows
-carry the same radio-api episode id, so the sync merges them.
+(the podcast slug is the API id). The show page's `next` is the API's first page; each API
+page's `next` is the following offset until offset+count >= totalCount. Episode ids are the
+radio-api ids (`<slug>_<title-slug>_<10 hex>`, research §9); page rows and API rows carry the
+same id, so the sync merges them.
+
+The show page must yield (`PAGE_FACTS`, each read from the most stable signal first):
+
+- show id (required): the slug in the canonical link > og:url > `broadcast.id` in the state
+  > the page URL. The URL always has it, so the API list can always be asked for.
+- title (required): og:title > JSON-LD PodcastSeries name > state `broadcast.title` > h1.
+- printed count (optional): state `episodes.totalCount` > "458 episodes" / "458 Folgen"
+  (`[data-testid="episodes-count"]`, else anywhere in the text).
+
+Rows on the page are enrichment, read from the page state, then the DOM: the Next.js App
+Router Flight stream (`self.__next_f.push`, read by `next_flight`: long descriptions are
+outlined as text rows referenced as `"$<id>"`), or the Pages Router `__NEXT_DATA__`
+(`props.pageProps.data.{broadcast, episodes{totalCount, episodes[]}}`; pages before 2024 said
+`podcast`), else server-rendered rows `[data-testid="episode-item"]` with `data-episode-id`
+(the OneTrust consent layer dropped first). When none can be read the listing is still whole
+from the API: it carries a `layout_drift` warning instead of failing. `layout` only when the
+title cannot be found at all, or the API lists nothing.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter
+from adapters.base import (
+    Adapter,
+    BlockMarker,
+    Fact,
+    find_objects,
+    json_ld,
+    layout_drift,
+    next_data,
+    next_flight,
+    text,
+)
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle, date_from_timestamp
 
@@ -64,26 +82,38 @@ def api_url(slug: str, offset: int = 0, count: int = API_PAGE_SIZE) -> str:
 
 _DMY_SLASH = ("%d/%m/%Y",)
 _DMY_DOT = ("%d.%m.%Y",)
-LOCALES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "radio.net": ("en", "DMY", _DMY_SLASH),
-    "mx.radio.net": ("es", "DMY", _DMY_SLASH),
-    "radio.de": ("de", "DMY", _DMY_DOT),
-    "radio.at": ("de", "DMY", _DMY_DOT),
-    "radio.fr": ("fr", "DMY", _DMY_SLASH),
-    "radio.it": ("it", "DMY", _DMY_SLASH),
-    "radio.es": ("es", "DMY", _DMY_SLASH),
-    "radio.pl": ("pl", "DMY", _DMY_DOT),
-    "radio.pt": ("pt", "DMY", _DMY_SLASH),
-    "radio.se": ("sv", "YMD", ("%Y-%m-%d",)),
-    "radio.dk": ("da", "DMY", _DMY_DOT),
+DATE_STYLES: dict[str, DateStyle] = {
+    "radio.net": DateStyle(("en",), "DMY", _DMY_SLASH),
+    "mx.radio.net": DateStyle(("es",), "DMY", _DMY_SLASH),
+    "radio.de": DateStyle(("de",), "DMY", _DMY_DOT),
+    "radio.at": DateStyle(("de",), "DMY", _DMY_DOT),
+    "radio.fr": DateStyle(("fr",), "DMY", _DMY_SLASH),
+    "radio.it": DateStyle(("it",), "DMY", _DMY_SLASH),
+    "radio.es": DateStyle(("es",), "DMY", _DMY_SLASH),
+    "radio.pl": DateStyle(("pl",), "DMY", _DMY_DOT),
+    "radio.pt": DateStyle(("pt",), "DMY", _DMY_SLASH),
+    "radio.se": DateStyle(("sv",), "YMD", ("%Y-%m-%d",)),
+    "radio.dk": DateStyle(("da",), "DMY", _DMY_DOT),
 }
+DATE_STYLES[""] = DATE_STYLES["radio.net"]
 
 # "458 episodes" and its translations on the sister sites.
-COUNT_TEXT = re.compile(
-    r"(\d[\d.,\u00a0\u202f ]*)\s*(?:episodes?|Folgen?|Episoden?|épisodes?|episodi|episodios?|"
-    r"odcink(?:ów|i|a)|episódios?|avsnitt|episoder)\b",
-    re.I,
+COUNT_WORDS = ("episodes", "episode", "Folgen", "Folge", "Episoden", "épisodes", "épisode",
+               "episodi", "episodios", "episodio", "odcinków", "odcinki", "odcinka",
+               "episódios", "episódio", "avsnitt", "episoder")
+#: The podcast slug (the radio-api id) in a show page URL, canonical link or og:url.
+SLUG_IN_URL = re.compile(r"/podcast/([A-Za-z0-9][\w.%-]*)/?(?:[?#]|$)")
+PAGE_FACTS = (
+    Fact("show_id", canonical=SLUG_IN_URL, meta=("og:url",), state=("broadcast", "id"),
+         url=SLUG_IN_URL),
+    Fact("title", meta=("og:title",), json_ld=("PodcastSeries", "name"),
+         state=("broadcast", "title"), selector="main h1"),
+    Fact("count", required=False, state=("episodes", "totalCount"),
+         selector='[data-testid="episodes-count"]', count=True),
 )
+#: Where episode rows were looked for, for the layout_drift warning.
+ROW_SOURCES = ("App Router flight rows", "__NEXT_DATA__ props.pageProps.data",
+               '[data-testid="episode-item"] rows')
 
 # The cookie-consent layer (OneTrust; Sourcepoint and CMP containers for good measure).
 CONSENT_SELECTORS = (
@@ -93,62 +123,22 @@ CONSENT_SELECTORS = (
 
 # Bot walls in front of the site (CloudFront's 403 page, captchas; a Cloudflare challenge
 # is recognised by the base class).
-BLOCKED_MARKERS = (
-    ("Generated by cloudfront", "CloudFront request-blocked page"),
-    ("Request blocked.", "request-blocked page"),
-    ("g-recaptcha", "captcha page"),
-    ("h-captcha", "captcha page"),
-)
-
-_FLIGHT_PUSH = re.compile(r"self\.__next_f\.push\(\[\s*1\s*,\s*")
-_FLIGHT_ROW = re.compile(r"^([0-9a-fA-F]+):(.*)$")
-_NEXT_DATA = re.compile(
-    r"<script[^>]*\bid=[\"']__NEXT_DATA__[\"'][^>]*>(.*?)</script>", re.S | re.I
+BLOCK_MARKERS = (
+    BlockMarker("Generated by cloudfront", "CloudFront request-blocked page (HTTP {status})",
+                min_status=400),
+    BlockMarker("Request blocked.", "request-blocked page (HTTP {status})", min_status=400),
+    BlockMarker("g-recaptcha", "captcha page (HTTP {status})", min_status=400),
+    BlockMarker("h-captcha", "captcha page (HTTP {status})", min_status=400),
 )
 
 
 def _site(host: str) -> str:
     host = host.lower().removeprefix("www.")
-    if host in LOCALES:
+    if host in DATE_STYLES:
         return host
     if host.endswith(".radio.net") or host == API_HOST:
         return "radio.net"
     return host
-
-
-def _text(node) -> str | None:
-    if node is None:
-        return None
-    value = " ".join((node.text(deep=True, separator=" ") or "").split())
-    return value or None
-
-
-def _unflight(value: Any) -> Any:
-    """Undo the flight payload's string encodings: "$undefined" is no value, "$$x" is "$x",
-    "$D<iso>" is a date."""
-    if isinstance(value, str) and value.startswith("$"):
-        if value == "$undefined":
-            return None
-        if value.startswith("$$"):
-            return value[1:]
-        if value.startswith("$D"):
-            return value[2:]
-    if isinstance(value, dict):
-        return {k: _unflight(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unflight(v) for v in value]
-    return value
-
-
-def _walk(value: Any) -> Iterator[dict[str, Any]]:
-    """Every dict inside `value`, in document order."""
-    if isinstance(value, dict):
-        yield value
-        for child in value.values():
-            yield from _walk(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _walk(child)
 
 
 def _is_episode(item: Any) -> bool:
@@ -157,14 +147,14 @@ def _is_episode(item: Any) -> bool:
 
 class RadioNetAdapter(Adapter):
     name = "radionet"
-    url_patterns = (SHOW_URL.pattern, API_URL.pattern)
+    url_patterns = (SHOW_URL, API_URL)
+    date_styles = DATE_STYLES
+    block_markers = BLOCK_MARKERS
+    count_words = COUNT_WORDS
+    page_facts = PAGE_FACTS
     fetch_mode = "http"
     browser_wait_for = '[data-testid="episode-item"]'
     browser_next = None  # the paginator only re-renders the list; the API pages instead
-
-    @classmethod
-    def suitable(cls, url: str) -> bool:
-        return bool(SHOW_URL.search(url) or API_URL.search(url))
 
     # URLs -------------------------------------------------------------------------------------
 
@@ -186,19 +176,10 @@ class RadioNetAdapter(Adapter):
             return api_url(query.get("podcastIds", ""), offset, count)
         return super().canonical_url(url)
 
-    def date_style(self, url: str) -> DateStyle:
-        language, order, formats = LOCALES.get(_site(urlsplit(url).netloc), LOCALES["radio.net"])
-        return DateStyle(languages=(language,), order=order, formats=formats)
+    def date_style_key(self, url: str) -> str:
+        return _site(urlsplit(url).netloc)
 
     # Responses --------------------------------------------------------------------------------
-
-    def check_response(self, capture: Capture) -> None:
-        if capture.status >= 400:
-            head = capture.body[:20000].decode("utf-8", errors="replace")
-            for marker, what in BLOCKED_MARKERS:
-                if marker in head:
-                    raise self.blocked_error(capture, f"{what} (HTTP {capture.status})")
-        super().check_response(capture)
 
     def parse(self, capture: Capture) -> Listing:
         if API_URL.match(capture.url) or urlsplit(capture.url).netloc.lower() == API_HOST:
@@ -209,21 +190,22 @@ class RadioNetAdapter(Adapter):
 
     def _parse_show(self, capture: Capture) -> Listing:
         html = capture.text
-        match = SHOW_URL.match(capture.url)
-        slug = match.group("slug") if match else None
-        state = self._flight_state(html) or self._next_data_state(html)
         tree = LexborHTMLParser(html)
         for selector in CONSENT_SELECTORS:
             for node in tree.css(selector):
                 node.decompose()
-
-        show = Show(url=self.canonical_url(capture.url))
-        episodes: list[Episode] | None = None
+        state = self._state(html, tree)
+        facts = self.read_facts(capture, tree, state)
+        slug = facts.get("show_id")
+        if not slug:  # the page URL always carries it; only a foreign URL lacks it
+            raise self.layout_error(capture, "no podcast id for the episodes API")
+        show = Show(url=self.canonical_url(capture.url), title=facts.get("title"),
+                    claimed_count=facts.get("count"))
+        episodes: list[Episode] = []
         if state is not None:
             podcast, container = self._find_in_state(state, slug)
             if podcast:
-                slug = str(podcast.get("id") or slug)
-                show.title = podcast.get("title") or podcast.get("name")
+                show.title = show.title or podcast.get("title") or podcast.get("name")
                 show.author = podcast.get("author")
                 show.description = podcast.get("description")
                 show.image = podcast.get("logo300x300") or podcast.get("logo")
@@ -231,62 +213,33 @@ class RadioNetAdapter(Adapter):
             if container is not None:
                 episodes = [self._episode(capture, item) for item in container["episodes"]]
                 total = container.get("totalCount")
-                if isinstance(total, int):
+                if show.claimed_count is None and isinstance(total, int):
                     show.claimed_count = total
         if not episodes:
-            dom_episodes = self._dom_episodes(capture, tree)
-            if dom_episodes:
-                episodes = dom_episodes
+            episodes = self._dom_episodes(capture, tree)
         self._fill_show_from_page(show, tree)
-        if not episodes and show.claimed_count != 0:
-            raise self.layout_error(
-                capture,
-                "no episodes in the page state (no __next_f flight payload or __NEXT_DATA__ "
-                "holding an episode list) nor in the DOM (no [data-testid=\"episode-item\"] "
-                "rows)",
-            )
         if not show.title:
-            raise self.layout_error(capture, "no podcast title (state, JSON-LD or h1)")
-        if not slug:
-            raise self.layout_error(capture, "no podcast id for the episodes API")
-        total = show.claimed_count
-        follow = [api_url(slug, 0)] if total is None or total > 0 else []
-        return Listing(platform=self.name, url=capture.url, show=show,
-                       episodes=episodes or [], next=follow, page_kind="show")
+            raise self.layout_error(
+                capture, "no podcast title (og:title, JSON-LD PodcastSeries, page state or h1)")
+        listing = Listing(platform=self.name, url=capture.url, show=show, episodes=episodes,
+                          page_kind="show")
+        listing.next = [api_url(slug, 0)] if show.claimed_count != 0 else []
+        if not episodes and show.claimed_count != 0:
+            listing.warnings.append(layout_drift(
+                "no episode rows found on the show page", ROW_SOURCES))
+        return listing
 
-    def _flight_state(self, html: str) -> list[Any] | None:
-        """The App Router flight payload's JSON rows, or None if the page has none."""
-        decoder = json.JSONDecoder()
-        chunks = []
-        for push in _FLIGHT_PUSH.finditer(html):
-            try:
-                value, _ = decoder.raw_decode(html, push.end())
-            except ValueError:
-                continue
-            if isinstance(value, str):
-                chunks.append(value)
-        if not chunks:
+    @staticmethod
+    def _state(html: str, tree: LexborHTMLParser) -> Any:
+        """The page state: the App Router flight rows, else the Pages Router
+        `props.pageProps.data`, else None."""
+        rows = next_flight(html)
+        if rows:
+            return rows
+        data = next_data(tree)
+        if data is None:
             return None
-        rows = []
-        for line in "".join(chunks).split("\n"):
-            row = _FLIGHT_ROW.match(line)
-            if not row or row.group(2)[:1] not in ("[", "{"):
-                continue  # module references (I[...]), hints (HL[...]), text rows (T...)
-            try:
-                rows.append(_unflight(json.loads(row.group(2))))
-            except ValueError:
-                continue
-        return rows or None
-
-    def _next_data_state(self, html: str) -> Any:
-        found = _NEXT_DATA.search(html)
-        if not found:
-            return None
-        try:
-            data = json.loads(found.group(1))
-        except ValueError:
-            return None
-        page_props = (data.get("props") or {}).get("pageProps") if isinstance(data, dict) else None
+        page_props = (data.get("props") or {}).get("pageProps")
         if isinstance(page_props, dict) and page_props.get("data") is not None:
             return page_props["data"]
         return data
@@ -296,8 +249,8 @@ class RadioNetAdapter(Adapter):
         podcast = None
         container = None
         fallback = None
-        for node in _walk(state):
-            candidate = node.get("podcast")
+        for node in find_objects(state, ()):
+            candidate = node.get("broadcast") or node.get("podcast")
             if podcast is None and isinstance(candidate, dict) and (
                 candidate.get("title") or candidate.get("name")
             ):
@@ -357,7 +310,7 @@ class RadioNetAdapter(Adapter):
         )
         episodes = []
         for row in rows:
-            title = _text(row.css_first('[data-testid="episode-title"]') or row.css_first("h3"))
+            title = text(row.css_first('[data-testid="episode-title"]') or row.css_first("h3"))
             ident = row.attributes.get("data-episode-id")
             if not title:
                 continue
@@ -368,40 +321,27 @@ class RadioNetAdapter(Adapter):
             episodes.append(Episode(
                 id=ident,
                 title=title,
-                published_raw=_text(date_node),
+                published_raw=text(date_node),
                 description=description.inner_html if description is not None else None,
             ))
         return episodes
 
     def _fill_show_from_page(self, show: Show, tree) -> None:
-        """Show fields the state did not give: JSON-LD first, then the DOM."""
-        if not (show.title and show.author and show.description):
-            for script in tree.css('script[type="application/ld+json"]'):
-                try:
-                    data = json.loads(script.text() or "")
-                except ValueError:
-                    continue
-                for node in _walk(data):
-                    if node.get("@type") != "PodcastSeries":
-                        continue
-                    author = node.get("author")
-                    if isinstance(author, list) and author:
-                        author = author[0]
-                    if isinstance(author, dict):
-                        author = author.get("name")
-                    show.title = show.title or node.get("name")
-                    show.author = show.author or author
-                    show.description = show.description or node.get("description")
-        show.title = show.title or _text(tree.css_first("main h1") or tree.css_first("h1"))
-        show.author = show.author or _text(tree.css_first('[data-testid="podcast-author"]'))
+        """Show fields the facts and state did not give: JSON-LD first, then the DOM."""
+        for series in json_ld(tree, "PodcastSeries"):
+            author = series.get("author")
+            if isinstance(author, list) and author:
+                author = author[0]
+            if isinstance(author, dict):
+                author = author.get("name")
+            show.title = show.title or series.get("name")
+            show.author = show.author or (author if isinstance(author, str) else None)
+            show.description = show.description or series.get("description")
+        show.title = show.title or text(tree.css_first("main h1") or tree.css_first("h1"))
+        show.author = show.author or text(tree.css_first('[data-testid="podcast-author"]'))
         if not show.description:
             about = tree.css_first('[data-testid="podcast-description"]')
             show.description = about.inner_html if about is not None else None
-        if show.claimed_count is None:
-            node = tree.css_first('[data-testid="episodes-count"]')
-            found = COUNT_TEXT.search(_text(node) or "")
-            if found:
-                show.claimed_count = int(re.sub(r"\D", "", found.group(1)))
 
     # The episodes API -------------------------------------------------------------------------
 
@@ -428,6 +368,10 @@ class RadioNetAdapter(Adapter):
         except ValueError:
             raise self.layout_error(capture, "the API URL has no numeric offset/count") from None
         items = data["episodes"]
+        if total == 0 and offset == 0:
+            raise self.layout_error(
+                capture, f"the episodes API lists no episodes for {slug!r} (totalCount 0); "
+                "is the podcast id right?")
         if not items and offset < total:
             raise self.layout_error(
                 capture, f"the episodes API returned no episodes at offset {offset} of {total}"

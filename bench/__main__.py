@@ -18,6 +18,7 @@ BENCHMARKS = {
     "reconcile": "bench.reconcile",
     "sync": "bench.sync",
     "startup": "bench.startup",
+    "feed": "bench.feed",
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

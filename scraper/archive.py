@@ -19,7 +19,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from scraper.models import Capture, Episode, Listing, Show
+from scraper.models import Capture, Episode, Listing, Request, Show
 
 migrations = Migrations("scraper")
 
@@ -103,6 +103,35 @@ def m002_capture_server_date(db: sqlite_utils.Database) -> None:
 def m003_reconcile_marks(db: sqlite_utils.Database) -> None:
     # Per podcast: the episodes mark (see Archive.episodes_mark) its last reconcile saw.
     db["reconcile_marks"].create({"podcast_id": int, "mark": int}, pk="podcast_id")
+
+
+@migrations()
+def m004_listing_warnings(db: sqlite_utils.Database) -> None:
+    # What an adapter could not read on a listing that is still complete ("layout_drift: ...");
+    # one warning per line, NULL when none.
+    db["listings"].add_column("warnings", str)
+
+
+@migrations()
+def m005_capture_requests(db: sqlite_utils.Database) -> None:
+    # The request a capture answers when it was not a plain GET (an API POST): its method,
+    # its body (stored in `bodies` by hash) and the headers that describe it. Conditional
+    # reuse and reparse look captures up by url + method + body hash.
+    db["captures"].add_column("method", str)
+    db["captures"].add_column("request_sha256", str)
+    db["captures"].add_column("request_headers", str)
+    db["captures"].create_index(["url", "method", "request_sha256"])
+
+
+@migrations()
+def m020_alerts(db: sqlite_utils.Database) -> None:
+    # Drift already alerted (scraper.notify): a key per drift item per podcast, kept while
+    # the drift lasts, so the same report is never sent twice and drift that comes back is.
+    db["alerts_sent"].create(
+        {"podcast_id": int, "key": str, "kind": str, "source_id": int, "episode_id": int,
+         "run_id": int, "sent_at": str},
+        pk=("podcast_id", "key"), foreign_keys=[("podcast_id", "podcasts", "id")],
+    )
 
 
 def _provenance(column: str) -> str:
@@ -197,36 +226,21 @@ ARCHIVE_TABLES = ("podcasts", "sources", "listings", "platform_episodes")
 
 
 def open_existing(path: Path | str) -> sqlite_utils.Database:
-    """Open an archive for reading, or raise NotAnArchiveError with one line saying why.
+    """Open an archive for reading, or raise ArchiveError with one line saying why.
 
     Never creates anything: no file, no lock, no migration (a read command must not turn a
     mistyped path into an empty archive)."""
-    import sqlite3
-
-    from scraper.errors import NotAnArchiveError
+    from scraper.dbfaults import check_archive_file
+    from scraper.errors import ArchiveError
 
     path = Path(path)
-    if not path.exists():
-        raise NotAnArchiveError(
-            f"no archive at {path}: run `scraper sync` (or `scraper demo`) first")
-    if not path.is_file():
-        raise NotAnArchiveError(f"{path} is not a scraper archive (it is a directory)")
-    with path.open("rb") as handle:
-        header = handle.read(16)
-    if header != b"SQLite format 3\x00":
-        raise NotAnArchiveError(
-            f"{path} is not a scraper archive (not an SQLite file); check --db")
+    check_archive_file(path, writing=False)  # ArchiveError: one line saying what it is
     db = sqlite_utils.Database(path)
-    try:
-        db.execute("PRAGMA busy_timeout = 10000")
-        tables = set(db.table_names())
-    except sqlite3.DatabaseError as error:
+    db.execute("PRAGMA busy_timeout = 10000")
+    if not set(ARCHIVE_TABLES) <= set(db.table_names()):  # an empty file or empty SQLite
         db.close()
-        raise NotAnArchiveError(f"{path} is not a scraper archive ({error}); check --db") from None
-    if not set(ARCHIVE_TABLES) <= tables:
-        db.close()
-        raise NotAnArchiveError(
-            f"{path} is not a scraper archive (an SQLite file without its tables); check --db")
+        raise ArchiveError(f"{path} is not a scraper archive (it has no archive tables yet); "
+                           "run `scraper sync` with it, or give --db an archive")
     return db
 
 
@@ -312,6 +326,9 @@ class Archive:
     def _store_capture(self, run_id: int, source_id: int, capture: Capture) -> None:
         sha = capture.sha256
         self._store_body(capture.body, sha)
+        request = capture.request
+        if request.body is not None:
+            self._store_body(request.body, request.body_sha256 or "")
         self.db["captures"].insert(
             {"run_id": run_id, "source_id": source_id, "url": capture.url,
              "final_url": capture.final_url, "status": capture.status,
@@ -319,17 +336,27 @@ class Archive:
              "content_type": capture.headers.get("content-type"),
              "etag": capture.headers.get("etag"),
              "last_modified": capture.headers.get("last-modified"), "via": capture.via,
-             "server_date": capture.headers.get("date")}
+             "server_date": capture.headers.get("date"), "method": request.method.upper(),
+             "request_sha256": request.body_sha256,
+             "request_headers": json.dumps(capture.request_headers, sort_keys=True)
+             if capture.request_headers else None}
         )
 
-    def latest_capture(self, url: str, source_id: int | None = None) -> Capture | None:
-        """The newest stored 2xx capture of `url` (for 304 reuse and reparse)."""
+    def latest_capture(self, target: str | Request,
+                       source_id: int | None = None) -> Capture | None:
+        """The newest stored 2xx capture answering `target` (a URL: a GET; or a `Request`,
+        matched on url + method + body hash), for 304 reuse and reparse."""
+        request = Request.of(target)
+        url, method, body_sha = request.key
         sql = (
             "select c.url, c.final_url, c.status, c.fetched_at, c.content_type, c.etag, "
-            "c.last_modified, c.via, b.compressed, c.server_date from captures c join bodies b "
-            "on b.sha256 = c.sha256 where c.url = ? and c.status between 200 and 299"
+            "c.last_modified, c.via, b.compressed, c.server_date, c.method, c.request_sha256, "
+            "c.request_headers, rb.compressed from captures c join bodies b "
+            "on b.sha256 = c.sha256 left join bodies rb on rb.sha256 = c.request_sha256 "
+            "where c.url = ? and c.status between 200 and 299 "
+            "and coalesce(c.method, 'GET') = ? and c.request_sha256 is ?"
         )
-        params: list[Any] = [url]
+        params: list[Any] = [url, method, body_sha]
         if source_id is not None:
             sql += " and c.source_id = ?"
             params.append(source_id)
@@ -340,20 +367,40 @@ class Archive:
                                      ("last-modified", row[6]), ("date", row[9])) if v}
         return Capture(url=row[0], final_url=row[1], status=row[2],
                        fetched_at=datetime.fromisoformat(row[3]), headers=headers,
-                       body=zlib.decompress(row[8]), via=row[7] or "http")
+                       body=zlib.decompress(row[8]), via=row[7] or "http",
+                       method=row[10] or "GET",
+                       request_body=zlib.decompress(row[13]) if row[13] is not None else None,
+                       request_headers=json.loads(row[12]) if row[12] else {})
 
-    def last_good_chain(self, source_id: int) -> list[str]:
-        """The URLs, in fetch order, of the source's last complete listing: a re-sync
-        revalidates them first and, when all answer 304, parses nothing."""
+    def last_good_chain(self, source_id: int) -> list[str | Request]:
+        """The requests, in fetch order, of the source's last complete listing (a URL for a
+        plain GET): a re-sync revalidates them first and, when all answer 304, parses
+        nothing."""
         row = self.db.execute(
             "select run_id from listings where source_id = ? and status = 'ok' "
             "order by id desc limit 1", [source_id]).fetchone()
         if row is None:
             return []
-        urls = [r[0] for r in self.db.execute(
-            "select url from captures where source_id = ? and run_id = ? order by id",
-            [source_id, row[0]])]
-        return list(dict.fromkeys(urls))
+        chain: dict[tuple, str | Request] = {}
+        for url, method, request_sha in self.db.execute(
+                "select url, method, request_sha256 from captures "
+                "where source_id = ? and run_id = ? order by id", [source_id, row[0]]):
+            if (method or "GET") == "GET" and request_sha is None:
+                chain.setdefault((url, "GET", None), url)
+            else:
+                # A request with a body is never answered 304: revalidation cannot skip it.
+                stored = self.latest_capture(
+                    Request(url=url, method=method, body=self._body(request_sha)), source_id)
+                if stored is not None:
+                    chain.setdefault((url, method, request_sha), stored.request)
+        return list(chain.values())
+
+    def _body(self, sha256: str | None) -> bytes | None:
+        if sha256 is None:
+            return None
+        row = self.db.execute("select compressed from bodies where sha256 = ?",
+                              [sha256]).fetchone()
+        return zlib.decompress(row[0]) if row else None
 
     # Reconciliation bookkeeping ---------------------------------------------------------------
 
@@ -398,6 +445,9 @@ class Archive:
                     claimed_count=previous["claimed_count"],
                 )
             first = outcome.captures[0] if outcome.captures else None
+            warnings = "\n".join(listing.warnings) if listing and listing.warnings else None
+            if outcome.status == "unchanged" and previous:
+                warnings = previous.get("warnings")  # the same pages: the same warnings
             self.db["listings"].insert(
                 {"run_id": run_id, "source_id": outcome.source_id, "status": outcome.status,
                  "error_kind": outcome.error_kind, "error": outcome.error,
@@ -408,7 +458,8 @@ class Archive:
                  "show_title": show.title if show else None,
                  "show_author": show.author if show else None,
                  "show_description": show.description if show else None,
-                 "incomplete_reason": listing.incomplete_reason if listing else None}
+                 "incomplete_reason": listing.incomplete_reason if listing else None,
+                 "warnings": warnings}
             )
             if listing is not None and outcome.status in ("ok", "partial"):
                 seen_at = first.page_time.isoformat(timespec="seconds") if first else now_iso()

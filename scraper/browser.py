@@ -36,7 +36,9 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from scraper.errors import FetchError
+from scraper.fetch import check_address
 from scraper.models import Capture
+from scraper.models import Request as FetchRequest
 from scraper.routes import Routes
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,11 @@ class BrowserOptions:
     max_clicks: int = 50  # "next page"/"load more" clicks per page
     min_delay: float = 1.0  # politeness between requests to the same host (page loads/clicks)
     user_agent: str | None = None  # None = Chromium's own
+    # Wall-clock bound on one fetch: load, waits and every click (each wait alone is bounded
+    # by `timeout`, but 50 clicks of 30 s each would hold a source for 25 minutes).
+    page_deadline: float = 180.0
+    # Unrouted requests to loopback, private or link-local addresses are aborted unless set.
+    allow_private: bool = False
 
 
 class _PageState:
@@ -215,6 +222,13 @@ class BrowserFetcher:
                 await route.abort("blockedbyclient")
                 return
             if self.routes.apply(request.url) == request.url:
+                if not self.options.allow_private and request.url.startswith(("http:", "https:")):
+                    try:
+                        await check_address(request.url)
+                    except FetchError as refused:
+                        self._note_route_error(request, str(refused))
+                        await route.abort("addressunreachable")
+                        return
                 await route.continue_()
                 return
             await self._fulfill_routed(route, request)
@@ -229,6 +243,12 @@ class BrowserFetcher:
                     state.route_error = f"routed to {routed}: {reason}"
             with contextlib.suppress(PlaywrightError):
                 await route.abort("failed")
+
+    def _note_route_error(self, request: Request, reason: str) -> None:
+        with contextlib.suppress(PlaywrightError):
+            state = self._states.get(request.frame.page)
+            if state is not None and request.is_navigation_request():
+                state.route_error = reason
 
     async def _fulfill_routed(self, route: Route, request: Request) -> None:
         """Fetch from the routed base but answer the page at the original URL, so its origin,
@@ -285,6 +305,60 @@ class BrowserFetcher:
         captures = await self._run(url, wait_for=wait_for, click_next=click_next, every=False)
         return captures[-1]
 
+    async def fetch_request(self, request: FetchRequest, *,
+                            clear_wait_for: str | None = None) -> Capture:
+        """Send an API request (method, headers, body) through the browser context's request
+        API: it carries the context's cookies (a bot wall's clearance cookie) and user agent,
+        which a plain client lacks. Playwright does not route these requests, so routes are
+        applied here; politeness is shared with page loads of the same host.
+
+        When the host answers with a JavaScript challenge (no clearance cookie for it yet),
+        the browser first loads the URL as a page, as a visitor would, so the challenge runs
+        and sets the cookie (`clear_wait_for`: what shows once through), then sends the
+        request again."""
+        capture = await self._api_request(request)
+        if _challenged(capture):
+            log.info("browser: %s answered a challenge; clearing it with a page visit",
+                     request.describe())
+            with contextlib.suppress(FetchError):
+                await self._run(request.url, wait_for=clear_wait_for, click_next=None,
+                                every=False)
+            capture = await self._api_request(request)
+        return capture
+
+    async def _api_request(self, request: FetchRequest) -> Capture:
+        context = await self._ensure_context()
+        host = urlsplit(request.url).netloc.lower()
+        async with self._host_lock(host):
+            await self._pace(host)
+            headers = dict(request.headers)
+            routed = self.routes.apply(request.url)
+            if routed != request.url:
+                # Sent to the routed base, the request would carry that host's cookies; it
+                # must carry the platform host's (a challenge's clearance cookie).
+                jar = await context.cookies(request.url)
+                if jar:
+                    headers["cookie"] = "; ".join(f"{c['name']}={c['value']}" for c in jar)
+            try:
+                response = await context.request.fetch(
+                    routed, method=request.method.upper(),
+                    headers=headers, data=request.body,
+                    timeout=self.options.timeout * 1000, max_redirects=MAX_REDIRECTS,
+                )
+                body = await response.body()
+            except PlaywrightError as exc:
+                raise FetchError(f"{request.describe()}: {exc.message.splitlines()[0]}",
+                                 url=request.url) from None
+            finally:
+                self._stamp(host)
+        answer = {k.lower(): v for k, v in response.headers.items()
+                  if k.lower() not in WIRE_HEADERS}
+        return Capture(url=request.url, status=response.status, body=body,
+                       fetched_at=datetime.now(UTC), headers=answer,
+                       final_url=self.routes.unapply(response.url), via="browser",
+                       method=request.method.upper(), request_body=request.body,
+                       request_headers=dict(request.headers))
+
     async def fetch_pages(
         self, url: str, *, wait_for: str | None = None, click_next: str | None = None
     ) -> list[Capture]:
@@ -301,7 +375,14 @@ class BrowserFetcher:
             page = await context.new_page()
             self._states[page] = _PageState(page)
             try:
-                return await self._drive(page, url, host, wait_for, click_next, every)
+                async with asyncio.timeout(self.options.page_deadline) as scope:
+                    return await self._drive(page, url, host, wait_for, click_next, every)
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+                raise FetchError(
+                    f"browser: {url} did not finish within {self.options.page_deadline:g} s "
+                    f"(page deadline; [browser] page_deadline)", url=url) from None
             finally:
                 self._stamp(host)
                 self._states.pop(page, None)
@@ -478,6 +559,15 @@ class BrowserFetcher:
             final_url=self.routes.unapply(state.final_url()),
             via="browser",
         )
+
+
+def _challenged(capture: Capture) -> bool:
+    """An API answer that is a JavaScript bot-wall challenge (Cloudflare's), not the API."""
+    if capture.status not in (403, 503):
+        return False
+    head = capture.body[:200_000]
+    return (capture.headers.get("cf-mitigated", "").lower() == "challenge"
+            or b"_cf_chl_opt" in head or b"/cdn-cgi/challenge-platform/" in head)
 
 
 __all__ = ["BrowserFetcher", "BrowserOptions", "CHROMIUM_ARGS", "INSTALL_HINT"]

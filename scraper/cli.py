@@ -38,10 +38,17 @@ RouteOpt = Annotated[list[str] | None, typer.Option(
     "--route", metavar="PREFIX=BASE",
     help="Send requests for PREFIX to BASE (repeatable).")]
 
+# Exit codes (README, "Commands"): 0 ok, 1 a source failed or is partial, 2 usage or
+# sources-file error, 3 another sync holds the lock, 4 new drift (`diff --fail-on`),
+# 5 the archive file cannot be used (not an archive, damaged, read-only, disk full).
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
 EXIT_NEW_DRIFT = 4
+EXIT_ARCHIVE = 5
+
+# Set by the global --debug flag: tracebacks are shown instead of one line.
+DEBUG = False
 
 
 def _err(message: str) -> None:
@@ -54,6 +61,10 @@ def _err(message: str) -> None:
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    if DEBUG and sys.exc_info()[0] is not None:
+        import traceback
+
+        traceback.print_exc()
     _err(message)
     return typer.Exit(code)
 
@@ -89,12 +100,14 @@ def _usage() -> Iterator[None]:
 
 def _open_existing(db: Path):
     from scraper.archive import open_existing
-    from scraper.errors import NotAnArchiveError
+    from scraper.errors import ArchiveError
 
+    if not db.exists():
+        raise _fail(f"no archive at {db}: run `scraper sync` (or `scraper demo`) first")
     try:
         return open_existing(db)
-    except NotAnArchiveError as error:
-        raise _fail(str(error), EXIT_USAGE) from None
+    except ArchiveError as error:
+        raise _fail(str(error), EXIT_ARCHIVE) from None
 
 
 def _stdout():
@@ -123,7 +136,7 @@ def sync(
 ) -> None:
     """Fetch every configured platform listing and archive it; exit 1 if any source failed."""
     from scraper.cli_checks import ROBOTS_WARNING, one_platform
-    from scraper.errors import ConfigError, LockedError
+    from scraper.errors import ArchiveError, ConfigError, LockedError
     from scraper.routes import Routes
 
     with _usage():
@@ -145,6 +158,11 @@ def sync(
         )
     except LockedError as error:
         raise _fail(str(error), EXIT_LOCKED) from None
+    except ArchiveError as error:
+        raise _fail(str(error), EXIT_ARCHIVE) from None
+    except Exception as error:  # noqa: BLE001 - a bug: one line, the traceback with --debug
+        raise _fail(f"sync stopped by an internal error: {type(error).__name__}: {error}; "
+                    f"run again with --debug for the traceback") from None
     _print_summary(summary, as_json)
     raise typer.Exit(0 if summary.ok else EXIT_FAILED)
 
@@ -226,8 +244,9 @@ def parse(
 
     import adapters
     from scraper.errors import ScraperError
+    from scraper.fixtures import case_for_file
     from scraper.models import Capture
-    from scraper.parse_source import recorded_case, url_in_page
+    from scraper.parse_source import url_in_page
     from scraper.parsing import parse_capture
 
     try:
@@ -235,25 +254,28 @@ def parse(
         moment = datetime.fromisoformat(fetched_at) if fetched_at else None
     except (ScraperError, ValueError) as error:
         raise _fail(str(error), EXIT_USAGE) from None
-    body = file.read_bytes()
-    case = recorded_case(file)
-    suffix = file.suffix.lower()
-    content_type = {".json": "application/json", ".xml": "application/xml",
-                    ".rss": "application/rss+xml"}.get(suffix, "text/html; charset=utf-8")
-    headers = {"content-type": content_type}
-    if case is not None:
-        url = url or case.url
-        moment = moment or case.fetched_at
-        headers = {"content-type": case.content_type, **case.headers}
-    url = url or url_in_page(body)
-    if url is None:
-        raise _fail(f"{file}: the page does not say its URL and no fixtures index.json lists "
-                    "it; pass --url (the URL it was fetched from)", EXIT_USAGE)
-    moment = moment or datetime.now(UTC)
-    if moment.tzinfo is None:
+    if moment is not None and moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    capture = Capture(url=url, status=case.status if case else 200, body=body,
-                      fetched_at=moment, headers=headers)
+    recorded = case_for_file(file)
+    if recorded is not None and recorded.platform == adapter.name:
+        # A recording: its index entry says which URL (and request: method, body) it answers.
+        capture = recorded.capture()
+        if url:
+            capture.url = capture.final_url = url
+        if moment is not None:
+            capture.fetched_at = moment
+    else:
+        body = file.read_bytes()
+        url = url or url_in_page(body)
+        if url is None:
+            raise _fail(f"{file}: the page does not say its URL and no fixtures index.json "
+                        "lists it; pass --url (the URL it was fetched from)", EXIT_USAGE)
+        content_type = {".json": "application/json", ".xml": "application/xml",
+                        ".rss": "application/rss+xml"}.get(file.suffix.lower(),
+                                                           "text/html; charset=utf-8")
+        capture = Capture(url=url, status=200, body=body,
+                          fetched_at=moment or datetime.now(UTC),
+                          headers={"content-type": content_type})
     try:
         listing = parse_capture(adapter, capture)
     except ScraperError as error:
@@ -361,7 +383,7 @@ def reparse(
 ) -> None:
     """Re-run adapters over stored captures, without network (e.g. after an adapter fix)."""
     from scraper.cli_checks import known_podcast, one_platform
-    from scraper.errors import LockedError
+    from scraper.errors import ArchiveError, LockedError
     from scraper.sync import reparse as run_reparse
 
     db_path = _db_path(db, config)
@@ -374,6 +396,8 @@ def reparse(
         summary = run_reparse(db_path, podcast=podcast, platform=platform)
     except LockedError as error:
         raise _fail(str(error), EXIT_LOCKED) from None
+    except ArchiveError as error:
+        raise _fail(str(error), EXIT_ARCHIVE) from None
     _print_summary(summary, as_json)
     raise typer.Exit(0 if summary.ok else EXIT_FAILED)
 
@@ -393,9 +417,16 @@ def demo(
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
+    from scraper.errors import ArchiveError, LockedError
+
     with serve_recordings() as server:
         settings = demo_config(server, db)
-        summary = _run_with_progress(settings, db, quiet=as_json)
+        try:
+            summary = _run_with_progress(settings, db, quiet=as_json)
+        except LockedError as error:
+            raise _fail(str(error), EXIT_LOCKED) from None
+        except ArchiveError as error:
+            raise _fail(f"{error} (or run `scraper demo --fresh`)", EXIT_ARCHIVE) from None
     sources_file = write_demo_sources(db)
     _print_summary(summary, as_json)
     if not as_json and not Verbosity.quiet:
@@ -631,6 +662,89 @@ def changes(
 
 
 @app.command()
+def feed(
+    db: DbOpt = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    podcast: Annotated[str | None, typer.Option(
+        "--podcast", metavar="NAME", help="Podcast name or slug (default: the only one).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="Write the feed here (atomically) instead of stdout.")] = None,
+    include_all: Annotated[bool, typer.Option(
+        "--all", help="Also episodes no platform gives audio for (without enclosure).")] = False,
+    self_url: Annotated[str | None, typer.Option(
+        "--self-url", metavar="URL",
+        help="The URL the feed is published at (atom:link self, podcast:guid).")] = None,
+) -> None:
+    """Rebuild the podcast's RSS feed from the reconciled archive."""
+    from scraper.feed import FeedError, feed_for
+
+    database = _open_existing(_db_path(db, config))
+    try:
+        result = feed_for(database, podcast, include_all=include_all, self_url=self_url)
+    except FeedError as error:
+        raise _fail(str(error), 2) from None
+    if output is None:
+        sys.stdout.buffer.write(result.xml)
+        sys.stdout.buffer.flush()
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".part")
+    partial.write_bytes(result.xml)
+    partial.replace(output)  # readers never see half a feed
+    left = (f"; {result.without_audio} without audio left out (--all keeps them)"
+            if result.without_audio and not include_all else "")
+    typer.echo(f"wrote {result.items} episodes to {output}{left}", err=True)
+
+
+@app.command()
+def notify(
+    config: ConfigOpt = Path("scraper.toml"),
+    db: DbOpt = None,
+    podcast: PodcastOpt = None,
+    test: Annotated[bool, typer.Option(
+        "--test", help="Send a sample alert to every [notify] URL, nothing else.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send alerts for drift not alerted yet (sync does this after each run)."""
+    settings = _load(config)
+    if settings.notify is None:
+        # "\\[" : the message goes through rich, where [notify] would be a style tag.
+        raise _fail(f"{config} has no \\[notify] table: add one with urls = \\[...] "
+                    "(Apprise URLs, see README)", 2)
+    from scraper.notify import notify_podcasts, send_test, summary_json
+
+    if test:
+        delivery = send_test(settings.notify)
+        for error in delivery.errors:
+            _err(f"test alert not delivered to {error}")
+        typer.echo(f"test alert delivered to {delivery.delivered} of "
+                   f"{len(settings.notify.urls)} URLs")
+        raise typer.Exit(0 if not delivery.errors else EXIT_FAILED)
+    from scraper.archive import Archive
+
+    db_path = _db_path(db, config)
+    _open_existing(db_path).close()
+    archive = Archive(db_path)
+    try:
+        ids = [r[0] for r in archive.db.execute(
+            "SELECT id FROM podcasts WHERE ? IS NULL OR name = ?", [podcast, podcast])]
+        results = notify_podcasts(archive.db, settings.notify, ids, db_name=db_path.stem)
+    finally:
+        archive.close()
+    rows = summary_json(results)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for row in rows:
+            kinds = ", ".join(f"{n} {k}" for k, n in row["kinds"].items()) or "nothing new"
+            typer.echo(f"{row['podcast']}: {kinds}; delivered to {row['delivered']} URL(s)")
+    failed = any(row["errors"] for row in rows)
+    raise typer.Exit(EXIT_FAILED if failed else 0)
+
+
+@app.command()
 def serve(
     db: DbOpt = None,
     config: ConfigOpt = Path("scraper.toml"),
@@ -638,11 +752,17 @@ def serve(
     port: Annotated[int, typer.Option("--port", metavar="N")] = 8001,
 ) -> None:
     """Browse the archive in Datasette, with facets, search, canned reports and a chart."""
+    from scraper.datasette import exit_code, port_in_use
     from scraper.datasette import serve as run_datasette
 
     db_path = _db_path(db, config)
     _open_existing(db_path).close()
-    run_datasette(db_path, host=host, port=port)
+    if port_in_use(host, port):
+        raise _fail(f"port {port} on {host} is in use (another `scraper serve`?): stop it or "
+                    f"pick another --port")
+    process = run_datasette(db_path, host=host, port=port)
+    # Datasette's own exit code (a port taken in between is its error, non-zero).
+    raise typer.Exit(exit_code(process.returncode))
 
 
 def version_callback(value: bool) -> None:
@@ -661,12 +781,16 @@ def main_options(
                                         "asked for (no progress, no summary tables).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also log each request, "
                                           "retry and robots.txt decision to stderr.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show tracebacks (and debug logs) instead of one-line errors.")] = False,
 ) -> None:
     """Scrape a podcast's listings on many platforms into one reconciled SQLite archive."""
+    global DEBUG
     from scraper.cli_checks import configure_output
 
+    DEBUG = debug
     with _usage():
-        configure_output(quiet, verbose)
+        configure_output(quiet, verbose, debug)
 
 
 def main() -> None:

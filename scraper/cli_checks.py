@@ -20,7 +20,7 @@ class Verbosity:
     verbose = False
 
 
-def configure_output(quiet: bool, verbose: bool) -> None:
+def configure_output(quiet: bool, verbose: bool, debug: bool = False) -> None:
     """Log lines go to stderr as plain text. By default only errors: a retry that later
     succeeds, or each attempt of a failure reported once at the end, is noise."""
     if quiet and verbose:
@@ -31,7 +31,7 @@ def configure_output(quiet: bool, verbose: bool) -> None:
     logger = logging.getLogger("scraper")
     logger.handlers[:] = [handler]
     logger.propagate = False
-    logger.setLevel(logging.INFO if verbose else logging.ERROR)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.ERROR)
     # The CLI says it once, cleanly (see robots_warning); no raw UserWarning with source.
     warnings.filterwarnings("ignore", message="robots.txt is being ignored")
 

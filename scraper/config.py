@@ -8,7 +8,7 @@ name = "AI Post Transformers"
 sources = [
   { url = "https://podcast.do-not-panic.com/feed.xml" },                  # platform detected
   { url = "https://www.radio.net/podcast/ai-post-transformers" },
-  { url = "http://127.0.0.1:8123/podcast/x", platform = "radionet" },     # explicit
+  { url = "http://127.0.0.1:8123/podcast/x", platform = "radionet" },     # allow_private
   { url = "https://podimo.com/no/shows/x", fetch = "browser" },          # real Chromium
 ]
 
@@ -17,13 +17,24 @@ sources = [
 
 [fetch]    # politeness and limits (defaults shown)
 min_delay = 1.0
-timeout = 20.0
+timeout = 20.0             # each connect / read
 retries = 3
+max_retry_after = 120.0    # a longer Retry-After is clamped
+retry_budget = 120.0       # seconds of retry waiting per source
+request_deadline = 60.0    # one request, connect to last byte
+source_deadline = 600.0    # all pages of one source
+run_deadline = 3600.0      # the whole run
 max_bytes = 52428800
 obey_robots = true
+allow_private = false      # loopback/private/link-local addresses (routes are trusted)
 
 [browser]
 executable_path = "/usr/bin/chromium"
+
+[notify]   # alerts on new drift after each sync (scraper.notify); Apprise URLs
+urls = ["json://127.0.0.1:9000/hook", "mailto://user:pass@example.org"]
+on = ["missing", "date", "title", "new", "failed", "partial"]   # the default: all
+serve_url = "http://127.0.0.1:8001"   # optional: link alerts to `scraper serve`
 ```
 """
 
@@ -41,7 +52,11 @@ DEFAULT_CONFIG = Path("scraper.toml")
 DEFAULT_DB = "data/archive.db"
 FETCH_MODES = ("http", "browser")
 _FETCH_KEYS = {"min_delay": float, "timeout": float, "retries": int, "max_bytes": int,
-               "obey_robots": bool, "user_agent": str, "max_redirects": int}
+               "obey_robots": bool, "user_agent": str, "max_redirects": int,
+               "max_retry_after": float, "retry_budget": float, "request_deadline": float,
+               "source_deadline": float, "run_deadline": float, "allow_private": bool}
+# Settings that must be above zero (a zero deadline would fail every request).
+_POSITIVE_KEYS = ("timeout", "max_bytes", "request_deadline", "source_deadline", "run_deadline")
 
 
 @dataclass
@@ -59,6 +74,19 @@ class PodcastConfig:
     sources: list[SourceConfig] = field(default_factory=list)
 
 
+NOTIFY_KINDS = ("missing", "date", "title", "new", "failed", "partial")
+
+
+@dataclass
+class NotifyConfig:
+    """`[notify]`: where alerts go (Apprise URLs), on which kinds of drift, and the base URL
+    of a running `scraper serve` to link the report from."""
+
+    urls: list[str]
+    on: tuple[str, ...] = NOTIFY_KINDS
+    serve_url: str | None = None
+
+
 @dataclass
 class Config:
     podcasts: list[PodcastConfig] = field(default_factory=list)
@@ -67,6 +95,7 @@ class Config:
     browser: dict[str, Any] = field(default_factory=dict)
     db: Path = Path(DEFAULT_DB)
     path: Path | None = None
+    notify: NotifyConfig | None = None
 
     def sources(
         self, podcast: str | None = None, platform: str | None = None
@@ -83,6 +112,34 @@ def _check_url(url: Any, where: str) -> str:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}: url must be an http(s) URL, got {url!r}")
     return url
+
+
+def parse_notify(table: Any) -> NotifyConfig | None:
+    """The `[notify]` table; None when absent. Apprise itself checks each URL when sending."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError("[notify] must be a table (urls = [...], on = [...], serve_url = ...)")
+    unknown = set(table) - {"urls", "on", "serve_url"}
+    if unknown:
+        raise ConfigError(f"[notify] unknown setting {sorted(unknown)[0]!r} "
+                          "(known: urls, on, serve_url)")
+    urls = table.get("urls")
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list) or not urls or not all(
+            isinstance(u, str) and "://" in u for u in urls):
+        raise ConfigError("[notify] urls must be a list of Apprise URLs such as "
+                          "\"json://host:port/path\" or \"mailto://user:pass@host\"")
+    kinds = table.get("on", list(NOTIFY_KINDS))
+    if not isinstance(kinds, list) or not kinds or any(k not in NOTIFY_KINDS for k in kinds):
+        raise ConfigError(f"[notify] on must list some of {', '.join(NOTIFY_KINDS)}; "
+                          f"got {kinds!r}")
+    serve_url = table.get("serve_url")
+    if serve_url is not None:
+        serve_url = _check_url(serve_url, "[notify] serve_url").rstrip("/")
+    return NotifyConfig(urls=list(urls), on=tuple(k for k in NOTIFY_KINDS if k in kinds),
+                        serve_url=serve_url)
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
@@ -126,6 +183,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(f"[fetch] unknown setting {key!r} (known: {', '.join(_FETCH_KEYS)})")
         if not isinstance(value, expected) and not (expected is float and isinstance(value, int)):
             raise ConfigError(f"[fetch] {key} must be {expected.__name__}, got {value!r}")
+        if expected is bool and not isinstance(value, bool) or (
+                expected is not bool and isinstance(value, bool)):
+            raise ConfigError(f"[fetch] {key} must be {expected.__name__}, got {value!r}")
+        if key in _POSITIVE_KEYS and value <= 0 or expected in (int, float) and value < 0:
+            raise ConfigError(f"[fetch] {key} must be above zero, got {value!r}")
     base = path.parent if path else Path.cwd()
     db = Path(data.get("db", DEFAULT_DB))
     return Config(
@@ -135,6 +197,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         browser=dict(data.get("browser", {})),
         db=db if db.is_absolute() else base / db,
         path=path,
+        notify=parse_notify(data.get("notify")),
     )
 
 

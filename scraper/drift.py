@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -48,8 +49,10 @@ def _podcasts(db: sqlite_utils.Database, podcast: int | str | None) -> list[dict
 
 def _latest_listing(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
     marks = ", ".join("?" for _ in GOOD_STATUSES)
+    # An archive written before migration m004 has no warnings column.
+    warnings = "warnings" if "warnings" in db["listings"].columns_dict else "NULL AS warnings"
     rows = list(db.query(
-        "SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages "
+        f"SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, {warnings} "
         f"FROM listings WHERE source_id = ? AND status IN ({marks}) "
         "ORDER BY fetched_at DESC, id DESC LIMIT 1",
         [source_id, *GOOD_STATUSES],
@@ -83,6 +86,8 @@ def _source_report(
         "captured_on": captured.isoformat() if captured else None,
         "claimed_count": listing["claimed_count"] if listing else None,
         "listed_count": listing["listed_count"] if listing else None,
+        "warnings": (listing.get("warnings") or "").split("\n") if listing and
+        listing.get("warnings") else [],
         "stored_count": sum(len(rows) for rows in mine.values()),
         "matched": sum(1 for e in mine if len(holders[e]) > 1),
         **{key: [] for key in LIST_KEYS},
@@ -265,6 +270,10 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def _details(src: dict[str, Any]) -> list[str]:
     lines: list[str] = []
+    if src.get("warnings"):
+        lines += [f"### {src['platform']} ({src['url']}): warnings", ""]
+        lines += [f"- {_cell(warning)}" for warning in src["warnings"]]
+        lines.append("")
     for key in LIST_KEYS:
         items = src[key]
         if not items:
@@ -330,3 +339,85 @@ def changes_report(
     return [
         {**row, "changes": json.loads(row["changes"]) if row["changes"] else {}} for row in rows
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Drift as items, and what is new since an earlier look (alerts, `diff --fail-on`)
+
+DRIFT_KINDS = ("missing", "date", "title", "new", "failed", "partial")
+FAILED_STATUSES = ("failed", "blocked", "layout")
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    """One piece of drift, with a `key` that stays the same while the drift lasts:
+    `missing:<source>:<episode>`, `date:<source>:<episode>:<platform value>`,
+    `title:<source>:<episode>:<platform value>`, `new:<episode>`, `failed:<source>`,
+    `partial:<source>`. A date or title that goes wrong differently is new drift."""
+
+    kind: str
+    key: str
+    podcast_id: int
+    podcast: str
+    platform: str | None = None
+    source_id: int | None = None
+    url: str | None = None
+    episode_id: int | None = None
+    title: str | None = None
+    published: str | None = None
+    detail: str | None = None
+
+
+def drift_items(
+    db: sqlite_utils.Database, podcast_id: int, kinds: tuple[str, ...] | list[str] = DRIFT_KINDS
+) -> list[DriftItem]:
+    """The podcast's current drift of the given kinds, as items (diff_report's lists for
+    missing/date/title, canonical episodes for new, each source's latest listing status for
+    failed/partial)."""
+    if not db["episodes"].exists():
+        return []
+    pod = _podcasts(db, podcast_id)
+    if not pod:
+        return []
+    name = pod[0]["name"]
+    items: list[DriftItem] = []
+    report = _podcast_report(db, pod[0], None)
+    lists = {"missing": "missing", "date": "date_disagreements", "title": "title_disagreements"}
+    for source in report["sources"]:
+        where = {"podcast_id": podcast_id, "podcast": name, "platform": source["platform"],
+                 "source_id": source["source_id"], "url": source["url"]}
+        for kind, list_key in lists.items():
+            if kind not in kinds:
+                continue
+            for entry in source[list_key]:
+                value = entry.get("platform_value")
+                key = f"{kind}:{source['source_id']}:{entry['id']}"
+                items.append(DriftItem(
+                    kind=kind, key=key if value is None else f"{key}:{value}", **where,
+                    episode_id=entry["id"], title=entry["title"], published=entry["published"],
+                    detail=None if value is None else f"platform says {value!r}"))
+    if "new" in kinds:
+        for row in db.query(
+                "SELECT id, title, published FROM episodes WHERE podcast_id = ? AND platforms > 0 "
+                "ORDER BY published IS NULL, published DESC, id DESC", [podcast_id]):
+            items.append(DriftItem(kind="new", key=f"new:{row['id']}", podcast_id=podcast_id,
+                                   podcast=name, episode_id=row["id"], title=row["title"],
+                                   published=row["published"]))
+    if "failed" in kinds or "partial" in kinds:
+        for row in db.query(
+                "SELECT s.id, s.platform, s.url, l.status, l.error FROM sources s "
+                "JOIN listings l ON l.id = (SELECT max(id) FROM listings WHERE source_id = s.id) "
+                "WHERE s.podcast_id = ? ORDER BY s.id", [podcast_id]):
+            kind = "failed" if row["status"] in FAILED_STATUSES else row["status"]
+            if kind in ("failed", "partial") and kind in kinds:
+                items.append(DriftItem(
+                    kind=kind, key=f"{kind}:{row['id']}", podcast_id=podcast_id, podcast=name,
+                    platform=row["platform"], source_id=row["id"], url=row["url"],
+                    detail=f"{row['status']}: {row['error']}" if row["error"] else row["status"]))
+    return items
+
+
+def new_drift(items: list[DriftItem], known: set[str] | frozenset[str]) -> list[DriftItem]:
+    """The items whose key is not among `known` (e.g. the keys already alerted, see
+    `scraper.notify.alerted_keys`), in their order."""
+    return [item for item in items if item.key not in known]

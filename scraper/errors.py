@@ -64,7 +64,15 @@ class LockedError(ScraperError):
     kind = "locked"
 
 
-class NotAnArchiveError(ScraperError):
-    """A `--db` path that is missing, not SQLite, or another application's SQLite file."""
+class ArchiveError(ScraperError):
+    """The archive file cannot be used: not SQLite, damaged, another program's database,
+    read-only, or the disk is full. Stops the run (exit code 5)."""
 
-    kind = "not-an-archive"
+    kind = "archive"
+
+
+class ParseError(ScraperError):
+    """An adapter raised something that is not one of ours: a bug in the adapter. The
+    page is kept; the message names the exception and where it was raised."""
+
+    kind = "parse"

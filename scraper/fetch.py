@@ -8,9 +8,10 @@ so a replay or test server can stand in for a platform without changing its beha
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import ipaddress
 import logging
 import random
+import socket
 import time
 import warnings
 import zlib
@@ -19,13 +20,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 from protego import Protego
 
 from scraper.errors import FetchError, RobotsDisallowed
-from scraper.models import Capture
+from scraper.models import Capture, Request
 from scraper.routes import Routes
 
 log = logging.getLogger("scraper.fetch")
@@ -43,8 +46,11 @@ DECODE_STEP = 64 * 1024
 # Headers that must not follow a redirect to another host.
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 
-_HAS_BROTLI = any(importlib.util.find_spec(m) is not None for m in ("brotli", "brotlicffi"))
-ACCEPT_ENCODING = "gzip, deflate, br" if _HAS_BROTLI else "gzip, deflate"
+# Only what our bounded decoders read: a server that sends br or zstd anyway is refused.
+ACCEPT_ENCODING = "gzip, deflate"
+DECODABLE = frozenset({"gzip", "x-gzip", "deflate"})
+# A body compressed more than twice is a bomb, not a web page.
+MAX_ENCODING_LAYERS = 2
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -61,6 +67,37 @@ class FetchPolicy:
     max_bytes: int = 50 * 2**20  # cap on the DECOMPRESSED body
     max_redirects: int = 5
     obey_robots: bool = True
+    # Wall-clock bounds (seconds): one request from connect to its last byte (headers and
+    # every retry-free read included), one source (all its pages), one whole run.
+    request_deadline: float = 60.0
+    source_deadline: float = 600.0
+    run_deadline: float = 3600.0
+    # Seconds of retry waiting (backoff, Retry-After) one source may spend in total.
+    retry_budget: float = 120.0
+    # Loopback, private, link-local and metadata addresses are refused unless this is set
+    # (a routed request's target is trusted: routes are written on purpose).
+    allow_private: bool = False
+
+
+class RetryBudget:
+    """Seconds of retry waiting left to one source; shared by all its fetches."""
+
+    def __init__(self, seconds: float):
+        self.left = seconds
+
+    def take(self, wait: float) -> bool:
+        """Spend `wait` seconds if they are left; False once the budget cannot pay for it."""
+        if wait > self.left:
+            return False
+        self.left -= wait
+        return True
+
+
+class _Progress:
+    """Bytes read so far in one request, for the message when its deadline expires."""
+
+    def __init__(self) -> None:
+        self.received = 0
 
 
 @dataclass
@@ -96,6 +133,109 @@ class _RedirectError(FetchError):
 
 class _TooLarge(FetchError):
     """The body went over the cap."""
+
+
+class AddressRefused(FetchError):
+    """The URL's host is (or resolves to) a loopback, private, link-local or metadata
+    address and the sources file does not allow those."""
+
+
+def refused_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why `ip` is not a public internet address, or None when it is."""
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
+        ip = mapped
+    for test, what in (("is_loopback", "a loopback"), ("is_link_local", "a link-local"),
+                       ("is_unspecified", "an unspecified"), ("is_multicast", "a multicast"),
+                       ("is_private", "a private"), ("is_reserved", "a reserved")):
+        if getattr(ip, test):
+            return f"{what} address"
+    if not ip.is_global:
+        return "a non-public address"
+    return None
+
+
+async def public_addresses(host: str, url: str) -> list[str] | None:
+    """The addresses `host` resolves to, all public, or AddressRefused naming the first that
+    is not (a name with one private answer is refused). None when it does not resolve:
+    unresolvable here is unreachable there too, so the request fails (and is retried) like
+    any connection failure."""
+    try:
+        addresses = [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            log.debug("%s: cannot resolve %s (%s)", url, host, exc)
+            return None
+        # IPv6 link-local answers carry a zone ("fe80::1%eth0").
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    for address in addresses:
+        reason = refused_reason(address)
+        if reason:
+            shown = host if str(address) == host else f"{host} ({address})"
+            raise AddressRefused(
+                f"{url}: refused: {shown} is {reason}; set [fetch] allow_private = true "
+                f"or route it ([routes]) if you mean to fetch it", url=url)
+    return list(dict.fromkeys(str(a) for a in addresses))
+
+
+async def check_address(url: str) -> None:
+    """Refuse `url` when its host is, or resolves to, a non-public address."""
+    await public_addresses(urlsplit(url).hostname or "", url)
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to public addresses, except to the hosts routes point at: the name is
+    resolved here and the connection made to the address that was checked, so a name that
+    answers differently the second time (DNS rebinding) cannot slip past the check made
+    before the request."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, trusted: set[tuple[str, int]]):
+        self._inner = inner
+        self._trusted = trusted
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        addresses = None
+        if (host.lower(), port) not in self._trusted:
+            addresses = await public_addresses(host, f"connecting to {host}:{port}")
+        last: Exception | None = None
+        for address in addresses or [host]:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address,
+                                                     socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _guarded_transport(routes: Routes) -> httpx.AsyncHTTPTransport:
+    """httpx's transport with the connection-time address guard (httpx has no public hook
+    for it: the pool's backend is swapped; without that pool the pre-request check stands
+    alone)."""
+    transport = httpx.AsyncHTTPTransport()
+    pool = getattr(transport, "_pool", None)
+    inner = getattr(pool, "_network_backend", None)
+    if inner is not None:
+        trusted = set()
+        for _, base in routes.items():
+            parts = urlsplit(base)
+            if parts.hostname:
+                default = 443 if parts.scheme == "https" else 80
+                trusted.add((parts.hostname.lower(), parts.port or default))
+        pool._network_backend = _GuardedBackend(inner, trusted)  # type: ignore[union-attr]
+    return transport
 
 
 def _host_key(url: str) -> str:
@@ -202,6 +342,7 @@ class Fetcher:
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._client = httpx.AsyncClient(
+            transport=None if self.policy.allow_private else _guarded_transport(self.routes),
             follow_redirects=False,  # every hop is re-checked for scheme and robots
             timeout=httpx.Timeout(self.policy.timeout),
             headers={"User-Agent": self.policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
@@ -224,30 +365,44 @@ class Fetcher:
 
     async def fetch(
         self,
-        url: str,
+        target: str | Request,
         *,
         etag: str | None = None,
         last_modified: str | None = None,
         headers: dict[str, str] | None = None,
+        budget: RetryBudget | None = None,
     ) -> Capture:
-        """GET `url` (a platform URL), following redirects. 4xx answers come back as
-        captures; connection failures, exhausted retries, oversized bodies, bad redirects
-        and robots.txt refusals raise FetchError (RobotsDisallowed for the latter)."""
-        request_headers = dict(headers or {})
-        if etag:
-            request_headers["If-None-Match"] = etag
-        if last_modified:
-            request_headers["If-Modified-Since"] = last_modified
+        """GET `target` (a platform URL), or send it (a `Request` with method, headers and
+        body), following redirects. 4xx answers come back as captures; connection failures,
+        exhausted retries, oversized bodies, bad redirects, refused addresses, an expired
+        request deadline and robots.txt refusals raise FetchError (RobotsDisallowed for the
+        latter). Conditional headers (`etag`, `last_modified`) go only with a GET: on a POST
+        they would ask something else. `budget` is the source's retry budget (one for this
+        call alone when None)."""
+        request = Request.of(target)
+        url = request.url
+        request_headers = {**dict(request.headers), **(headers or {})}
+        if request.is_get:
+            if etag:
+                request_headers["If-None-Match"] = etag
+            if last_modified:
+                request_headers["If-Modified-Since"] = last_modified
+        method = request.method.upper()
+        sent_headers = dict(request.headers)
         try:
             final_url, response = await self._follow(
-                url, request_headers, max_bytes=self.policy.max_bytes, check_robots=True
+                url, request_headers, max_bytes=self.policy.max_bytes, check_robots=True,
+                method=method, body=request.body,
+                budget=budget or RetryBudget(self.policy.retry_budget),
             )
         except FetchError as error:
             last = getattr(error, "response", None)
             if last is not None:
                 error.capture = Capture(url=url, status=last.status, body=last.body,
                                         fetched_at=last.fetched_at, headers=last.headers,
-                                        final_url=url, via="http")
+                                        final_url=url, via="http", method=method,
+                                        request_body=request.body,
+                                        request_headers=sent_headers)
             raise
         return Capture(
             url=url,
@@ -258,6 +413,9 @@ class Fetcher:
             final_url=final_url,
             not_modified=response.status == 304,
             via="http",
+            method=method,
+            request_body=request.body,
+            request_headers=sent_headers,
         )
 
     # -- redirects ----------------------------------------------------------------------------
@@ -270,19 +428,28 @@ class Fetcher:
         max_bytes: int,
         check_robots: bool,
         truncate: bool = False,
+        method: str = "GET",
+        body: bytes | None = None,
+        budget: RetryBudget | None = None,
     ) -> tuple[str, _Response]:
         """Request `url` and the redirects it leads to; returns (final platform URL, response)."""
+        budget = budget or RetryBudget(self.policy.retry_budget)
         current = _strip_fragment(url)
         _check_scheme(current, "URL")
         visits = {current: 1}
         hops = 0
         while True:
-            if check_robots and self.policy.obey_robots:
-                await self._check_robots(current)
             routed = self.routes.apply(current)
             _check_scheme(routed, "routed URL")
+            # Checked before robots.txt is asked for, at every hop. A routed request's
+            # target is trusted: a route is written on purpose.
+            if routed == current and not self.policy.allow_private:
+                await check_address(current)
+            if check_robots and self.policy.obey_robots:
+                await self._check_robots(current)
             response = await self._request(
-                current, routed, headers, max_bytes=max_bytes, truncate=truncate
+                current, routed, headers, max_bytes=max_bytes, truncate=truncate,
+                method=method, body=body, budget=budget,
             )
             location = response.headers.get("location")
             if response.status not in REDIRECT_STATUSES or not location:
@@ -302,6 +469,10 @@ class Fetcher:
                 raise _RedirectError(f"{url}: redirect loop at {target}", url=url)
             if _host_key(target) != _host_key(current):
                 headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+            if response.status in (301, 302, 303) and method != "GET":
+                # As browsers do: 307/308 repeat the request, the others turn it into a GET.
+                method, body = "GET", None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
             log.debug("redirect %s %s -> %s", response.status, current, target)
             current = target
 
@@ -339,9 +510,13 @@ class Fetcher:
         *,
         max_bytes: int,
         truncate: bool,
+        method: str = "GET",
+        body: bytes | None = None,
+        budget: RetryBudget,
     ) -> _Response:
-        """One GET of `routed` (standing for platform URL `url`), retried on connection
-        errors, 5xx, 408 and 429. Politeness is keyed on the platform host."""
+        """One request (a GET unless told) of `routed` (standing for platform URL `url`),
+        retried on connection errors, 5xx, 408 and 429 while the source's retry budget
+        lasts. Politeness is keyed on the platform host."""
         attempts = self.policy.retries + 1
         last_error: httpx.TransportError | None = None
         status: int | None = None
@@ -349,11 +524,12 @@ class Fetcher:
             more = attempt + 1 < attempts
             async with self._slot(_host_key(url)) as host:
                 self.requests_made += 1
-                log.debug("GET %s%s (attempt %d)", url, f" via {routed}" if routed != url else "",
-                          attempt + 1)
+                log.debug("%s %s%s (attempt %d)", method, url,
+                          f" via {routed}" if routed != url else "", attempt + 1)
                 try:
-                    response = await self._get(
-                        routed, url, headers, max_bytes=max_bytes, truncate=truncate
+                    response = await self._get_within_deadline(
+                        routed, url, headers, max_bytes=max_bytes, truncate=truncate,
+                        method=method, content=body,
                     )
                 except httpx.TransportError as exc:
                     last_error, status = exc, None
@@ -377,9 +553,16 @@ class Fetcher:
                         wait = self._backoff(attempt)
                     log.warning("%s: HTTP %d (attempt %d of %d)", url, status, attempt + 1,
                                 attempts)
+                if more and not budget.take(wait):
+                    log.warning("%s: retry budget spent (%.0f s left, next wait %.0f s); "
+                                "giving up", url, budget.left, wait)
+                    attempts = attempt + 1
+                    more = False
                 if more:
                     # Backing off here also holds back other requests to the struggling host.
                     host.not_before = max(host.not_before, time.monotonic() + wait)
+            if not more:
+                break
         if status is not None:
             error = FetchError(
                 f"{url}: HTTP {status} after {attempts} attempt(s)", url=url, status=status
@@ -391,6 +574,26 @@ class Fetcher:
             f"{url}: {_describe(last_error)} after {attempts} attempt(s)", url=url
         ) from last_error
 
+    async def _get_within_deadline(
+        self, routed: str, url: str, headers: dict[str, str], *, max_bytes: int, truncate: bool,
+        method: str = "GET", content: bytes | None = None,
+    ) -> _Response:
+        """`_get` bounded from connect to last byte: httpx's timeout bounds each read, so a
+        server dripping one byte at a time would otherwise hold the request forever."""
+        limit = self.policy.request_deadline
+        progress = _Progress()
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(limit):
+                return await self._get(routed, url, headers, max_bytes=max_bytes,
+                                       truncate=truncate, method=method, content=content,
+                                       progress=progress)
+        except TimeoutError:
+            took = time.monotonic() - started
+            raise FetchError(
+                f"{url} sent {progress.received} bytes in {took:.0f} s (request deadline "
+                f"of {limit:g} s; [fetch] request_deadline)", url=url) from None
+
     async def _get(
         self,
         routed: str,
@@ -399,10 +602,14 @@ class Fetcher:
         *,
         max_bytes: int,
         truncate: bool,
+        method: str = "GET",
+        content: bytes | None = None,
+        progress: _Progress,
     ) -> _Response:
-        """Send one GET and read its body, decompressed, up to `max_bytes`."""
+        """Send one request and read its body, decompressed, up to `max_bytes`."""
         try:
-            async with self._client.stream("GET", routed, headers=headers) as response:
+            async with self._client.stream(method, routed, headers=headers,
+                                           content=content) as response:
                 fetched_at = datetime.now(UTC)
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
                 status = response.status_code
@@ -413,7 +620,8 @@ class Fetcher:
                 ):
                     body = b""
                 else:
-                    body = await self._read_body(response, url, max_bytes, truncate)
+                    body = await self._read_body(response, url, max_bytes, truncate,
+                                                 progress)
         except httpx.InvalidURL as exc:
             raise FetchError(f"{url}: invalid URL ({exc})", url=url) from exc
         except httpx.UnsupportedProtocol as exc:  # not worth retrying
@@ -421,7 +629,8 @@ class Fetcher:
         return _Response(status, response_headers, body, fetched_at)
 
     async def _read_body(
-        self, response: httpx.Response, url: str, max_bytes: int, truncate: bool
+        self, response: httpx.Response, url: str, max_bytes: int, truncate: bool,
+        progress: _Progress,
     ) -> bytes:
         encodings = [
             e.strip().lower()
@@ -434,6 +643,13 @@ class Fetcher:
             raise _TooLarge(
                 f"{url}: Content-Length {length} is larger than {max_bytes} bytes", url=url
             )
+        if len(encodings) > MAX_ENCODING_LAYERS:
+            raise FetchError(f"{url}: refused a body compressed {len(encodings)} times "
+                             f"(Content-Encoding: {', '.join(encodings)})", url=url)
+        unknown = [e for e in encodings if e not in DECODABLE]
+        if unknown:
+            raise FetchError(f"{url}: unsupported Content-Encoding {unknown[0]!r} (we ask "
+                             f"for {ACCEPT_ENCODING} only)", url=url)
 
         chunks: list[bytes] = []
         size = 0
@@ -451,26 +667,36 @@ class Fetcher:
             size += len(piece)
             return True
 
-        if len(encodings) == 1 and encodings[0] in ("gzip", "x-gzip", "deflate"):
-            # Our own bounded decoder; the raw stream skips httpx's unbounded one.
-            decoder = _ZlibDecoder(encodings[0])
-            try:
-                async for raw in response.aiter_raw():
-                    for piece in decoder.feed(raw):
-                        if not take(piece):
-                            return b"".join(chunks)
-                take(decoder.flush())
-            except zlib.error as exc:
-                raise FetchError(f"{url}: cannot decode {encodings[0]} body ({exc})",
-                                 url=url) from exc
-        else:
-            # Identity, br or stacked encodings: httpx decodes (one network chunk at a time).
-            try:
-                async for piece in response.aiter_bytes():
+        # Layer by layer through bounded decoders (the last encoding applied comes off
+        # first); the raw stream skips httpx's own decoders, which inflate a whole network
+        # chunk at once. Every layer's output is cut into DECODE_STEP pieces, so the cap
+        # holds however the layers are stacked.
+        decoders = [_ZlibDecoder(e) for e in reversed(encodings)]
+
+        def decode(data: bytes, layer: int = 0) -> Iterator[bytes]:
+            if layer == len(decoders):
+                if data:
+                    yield data
+                return
+            for piece in decoders[layer].feed(data):
+                yield from decode(piece, layer + 1)
+
+        def flush() -> Iterator[bytes]:
+            for layer, decoder in enumerate(decoders):
+                yield from decode(decoder.flush(), layer + 1)
+
+        try:
+            async for raw in response.aiter_raw():
+                progress.received += len(raw)
+                for piece in decode(raw):
                     if not take(piece):
-                        break
-            except httpx.DecodingError as exc:
-                raise FetchError(f"{url}: cannot decode body ({exc})", url=url) from exc
+                        return b"".join(chunks)
+            for piece in flush():
+                if not take(piece):
+                    break
+        except zlib.error as exc:
+            raise FetchError(f"{url}: cannot decode {', '.join(encodings)} body ({exc})",
+                             url=url) from exc
         return b"".join(chunks)
 
     # -- robots.txt ---------------------------------------------------------------------------
@@ -537,4 +763,5 @@ def _describe(exc: httpx.TransportError) -> str:
     return f"connection failed ({type(exc).__name__}: {exc})"
 
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchPolicy", "Fetcher", "parse_retry_after"]
+__all__ = ["DEFAULT_USER_AGENT", "AddressRefused", "FetchPolicy", "Fetcher", "RetryBudget",
+           "check_address", "parse_retry_after"]

@@ -4,10 +4,66 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request to fetch when a URL is not enough: a method, headers and a body (e.g. a
+    GraphQL POST with a JSON body). Hashable, so a sync can tell two requests to the same
+    URL apart; a plain URL string stands for `Request(url)` (a GET) everywhere."""
+
+    url: str
+    method: str = "GET"
+    # Sorted (name, value) pairs: part of what is sent, not of the identity (see `key`).
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+
+    @classmethod
+    def of(cls, item: str | Request) -> Request:
+        return item if isinstance(item, Request) else cls(url=item)
+
+    @classmethod
+    def json_post(cls, url: str, payload: Any, headers: dict[str, str] | None = None) -> Request:
+        """A POST of `payload` as compact JSON with `content-type: application/json`,
+        serialised the same way every time so a recording's body matches exactly."""
+        body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        sent = {"content-type": "application/json", **(headers or {})}
+        return cls(url=url, method="POST", headers=tuple(sorted(sent.items())), body=body)
+
+    @property
+    def body_sha256(self) -> str | None:
+        return hashlib.sha256(self.body).hexdigest() if self.body is not None else None
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        """What identifies the request for dedupe, 304 reuse and reparse: URL, method and
+        the body's hash (headers only describe the body or the client)."""
+        return self.url, self.method.upper(), self.body_sha256
+
+    @property
+    def is_get(self) -> bool:
+        return self.method.upper() == "GET" and self.body is None
+
+    def json_body(self) -> Any:
+        """The body as JSON, or None when there is none or it is not JSON."""
+        if self.body is None:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def describe(self) -> str:
+        return self.url if self.is_get else f"{self.method.upper()} {self.url}"
+
+
+def request_key(item: str | Request) -> tuple[str, str, str | None]:
+    return Request.of(item).key
 
 
 @dataclass
@@ -25,6 +81,17 @@ class Capture:
     not_modified: bool = False
     # "http" or "browser": how the body was obtained.
     via: str = "http"
+    # The request's method and body when it was not a plain GET (an API POST).
+    method: str = "GET"
+    request_body: bytes | None = None
+    request_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def request(self) -> Request:
+        """The request this capture answers (what `Listing.next` named)."""
+        return Request(url=self.url, method=self.method,
+                       headers=tuple(sorted(self.request_headers.items())),
+                       body=self.request_body)
 
     @property
     def page_time(self) -> datetime:
@@ -129,19 +196,32 @@ class Listing:
     url: str
     show: Show | None = None
     episodes: list[Episode] = field(default_factory=list)
-    next: list[str] = field(default_factory=list)
+    # Further pages: a URL (a GET) or a `Request` with method, headers and body.
+    next: list[str | Request] = field(default_factory=list)
     # What kind of page this was ("show", "episode", "api"...), for reports.
     page_kind: str = "show"
     # Set by the adapter when the platform has more episodes it cannot reach, with why.
     incomplete_reason: str | None = None
+    # What the adapter could not read although the listing is complete, e.g.
+    # "layout_drift: no episode rows found on the show page (tried: ...); the list came from
+    # the API". The listing stays `ok`; the archive records and reports these.
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "platform": self.platform,
             "show": self.show.to_json() if self.show else None,
             "episodes": [e.to_json() for e in self.episodes],
-            "next": list(self.next),
+            "next": [n if isinstance(n, str) else _request_json(n) for n in self.next],
         }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
 
-__all__ = ["Capture", "Show", "Episode", "Listing"]
+def _request_json(request: Request) -> dict[str, Any]:
+    return {"url": request.url, "method": request.method, "headers": dict(request.headers),
+            "body": request.body.decode("utf-8", "replace") if request.body is not None else None}
+
+
+__all__ = ["Request", "Capture", "Show", "Episode", "Listing"]

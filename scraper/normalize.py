@@ -114,8 +114,10 @@ def parse_date(
     if known is not None:
         return known
     parsed = _parse_date(text, style, _naive_utc(base or datetime.now(UTC)))
-    if parsed.flag is None and parsed.value is not None and len(_ABSOLUTE) < _ABSOLUTE_MAX:
-        # An absolute reading does not depend on the capture time: remember it across pages.
+    if (parsed.flag is None and parsed.value is not None and len(_ABSOLUTE) < _ABSOLUTE_MAX
+            and _YEAR.search(text)):
+        # A reading with its own four-digit year does not depend on the capture time (a
+        # yearless or two-digit-year one does): remember it across pages.
         _ABSOLUTE[(text, style)] = parsed
     return parsed
 
@@ -127,8 +129,9 @@ _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2\d\d\d)(?!\d)")
 
 # "22. mai 2026", "4. März 2026", "22 de mayo de 2026", "May 19, 2026": a day, a month
 # name and a year need no guessing, only the language's month names.
-_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})\.?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{4})$")
-_MONTH_DAY_YEAR = re.compile(r"^([^\W\d_]+)\.?\s+(\d{1,2}),?\s+(\d{4})$")
+_DAY_MONTH_YEAR = re.compile(
+    r"^(\d{1,2})\.?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{4}|\d{2})$")
+_MONTH_DAY_YEAR = re.compile(r"^([^\W\d_]+)\.?\s+(\d{1,2}),?\s+(\d{4}|\d{2})$")
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
            "september", "october", "november", "december")
 
@@ -150,7 +153,49 @@ def _month_names(languages: tuple[str, ...]) -> dict[str, int]:
     return names
 
 
-def _named_month_date(text: str, languages: tuple[str, ...]) -> date | None:
+def _full_year(year: str, month: int, day: int, moment: datetime) -> int:
+    """A printed year; a two-digit one ("01-21-25") gets the century that puts the date
+    nearest the capture time (never a century early for a date after the capture year)."""
+    if len(year) != 2:
+        return int(year)
+    base = moment.year // 100 * 100 + int(year)
+    target = moment.date()
+
+    def distance(candidate: int) -> int:
+        try:
+            return abs((date(candidate, month, min(day, 28)) - target).days)
+        except ValueError:
+            return 10**9
+    return min((base - 100, base, base + 100), key=distance)
+
+
+def _numeric_date(text: str, order: str, moment: datetime) -> date | None:
+    """"01-21-25", "21.01.2025", "2025/01/21" in the platform's own order."""
+    match = _NUMERIC.match(text)
+    if not match:
+        return None
+    parts = match.groups()
+    if order == "YMD" or len(parts[0]) == 4:
+        year, month, day = parts
+    elif order == "MDY":
+        month, day, year = parts
+    else:
+        day, month, year = parts
+    if len(year) not in (2, 4):
+        return None
+    try:
+        return date(_full_year(year, int(month), int(day), moment), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def _has_month_name(text: str, languages: tuple[str, ...]) -> bool:
+    names = _month_names(languages)
+    return any(word.lower().rstrip(".,") in names for word in re.findall(r"[^\W\d_]+\.?", text))
+
+
+def _named_month_date(text: str, languages: tuple[str, ...],
+                      moment: datetime | None = None) -> date | None:
     match = _DAY_MONTH_YEAR.match(text)
     if match:
         day, month_name, year = match.groups()
@@ -163,7 +208,7 @@ def _named_month_date(text: str, languages: tuple[str, ...]) -> date | None:
     if month is None:
         return None
     try:
-        return date(int(year), month, int(day))
+        return date(_full_year(year, month, int(day), moment or datetime.now()), month, int(day))
     except ValueError:
         return None
 
@@ -186,7 +231,10 @@ def _parse_date(text: str, style: DateStyle, moment: datetime) -> ParsedDate:
         first, second, _ = (int(g) for g in numeric.groups())
         if len(numeric.group(1)) < 4 and first <= 12 and second <= 12 and first != second:
             return ParsedDate(None, "ambiguous")
-    named = _named_month_date(text, tuple(style.languages))
+    if numeric and style.order:
+        value = _numeric_date(text, style.order, moment)
+        return ParsedDate(value) if value else ParsedDate(None, "unparsed")
+    named = _named_month_date(text, tuple(style.languages), moment)
     if named is not None:
         return ParsedDate(named)
     data = _date_parser(tuple(style.languages), style.order, moment).get_date_data(text)
@@ -196,8 +244,15 @@ def _parse_date(text: str, style: DateStyle, moment: datetime) -> ParsedDate:
     year = _YEAR.search(text)
     if year and int(year.group(1)) == value.year:
         return ParsedDate(value)  # it prints its own year: absolute
-    # A relative date moves with the base; an absolute one does not. Re-reading against a
-    # base far away tells them apart without a word list per language.
+    if _has_month_name(text, tuple(style.languages)):
+        # An absolute date ("4 Mar", "Jan 21 '25"): a two-digit year gets its nearest century.
+        short = re.search(r"(?<![\d:])'?(\d{2})$", text)
+        if short and int(short.group(1)) == value.year % 100:
+            value = value.replace(year=_full_year(short.group(1), value.month, value.day, moment))
+        return ParsedDate(value)
+    # A relative date ("I går", "yesterday", "3 days ago") moves with the base; an absolute
+    # one does not. Re-reading against a base far away tells them apart without a word list
+    # per language.
     shifted = moment - timedelta(days=400)
     other = _date_parser(tuple(style.languages), style.order, shifted).get_date_data(text)
     relative = other is None or other.date_obj is None or other.date_obj.date() != value

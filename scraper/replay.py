@@ -4,12 +4,16 @@ A request for `/<host>/<path>?<query>` gets the fixture recorded for
 `https://<host>/<path>?<query>`; pair it with routes such as
 `"https://www.audible.in" = "http://127.0.0.1:PORT/www.audible.in"`. It answers
 conditional requests (ETag / If-None-Match, Last-Modified) with 304 like a real server, and
-serves an allow-all robots.txt for hosts that have none recorded.
+serves an allow-all robots.txt for hosts that have none recorded. A recording of an API answer
+to a request with a body (a GraphQL POST) is served for a request with the same method and
+body (JSON bodies compared as JSON); a GET of such an endpoint is refused with 400, as
+Apollo Server refuses it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Iterable
 from email.utils import format_datetime
@@ -19,8 +23,21 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from scraper.fixtures import FixtureCase, load_cases
 
 
-def _key(host: str, path: str, query: str) -> tuple[str, str, str]:
-    return host.lower(), path or "/", urlencode(sorted(parse_qsl(query, keep_blank_values=True)))
+def _key(host: str, path: str, query: str, method: str = "GET",
+         body: bytes | None = None) -> tuple[str, ...]:
+    return (host.lower(), path or "/",
+            urlencode(sorted(parse_qsl(query, keep_blank_values=True))), method.upper(),
+            _body_key(body))
+
+
+def _body_key(body: bytes | None) -> str:
+    """Bodies compared by meaning where they are JSON (key order and spacing aside)."""
+    if not body:
+        return ""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        return hashlib.sha256(body).hexdigest()
 
 
 class _Page:
@@ -39,10 +56,17 @@ class ReplayServer:
     """`with ReplayServer() as server:` serves on `server.base` until the block ends."""
 
     def __init__(self, cases: Iterable[FixtureCase] | None = None, port: int = 0):
-        self.pages: dict[tuple[str, str, str], _Page] = {}
+        self.pages: dict[tuple[str, ...], _Page] = {}
+        # Endpoints recorded only for requests with a body: a GET there is refused.
+        self.post_only: set[tuple[str, str]] = set()
         for case in cases if cases is not None else load_cases():
             parts = urlsplit(case.url)
-            self.pages.setdefault(_key(parts.netloc, parts.path, parts.query), _Page(case))
+            method = case.request.method if case.request else "GET"
+            body = case.request.body if case.request else None
+            self.pages.setdefault(_key(parts.netloc, parts.path, parts.query, method, body),
+                                  _Page(case))
+            if method != "GET":
+                self.post_only.add((parts.netloc.lower(), parts.path or "/"))
         self.hits: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
@@ -80,16 +104,29 @@ class ReplayServer:
                 return self.page.date if self.page is not None else super().date_time_string()
 
             def do_GET(self):  # noqa: N802 - http.server naming
-                server.hits.append(self.path)
+                self._serve("GET", None)
+
+            def do_POST(self):  # noqa: N802 - http.server naming
+                length = int(self.headers.get("Content-Length") or 0)
+                self._serve("POST", self.rfile.read(length) if length else b"")
+
+            def _serve(self, method, body):
+                server.hits.append(self.path if method == "GET" else f"{method} {self.path}")
                 self.page = None
                 parts = urlsplit(self.path)
                 host, _, rest = parts.path.lstrip("/").partition("/")
-                page = server.pages.get(_key(host, "/" + rest, parts.query))
+                page = server.pages.get(_key(host, "/" + rest, parts.query, method, body))
                 self.page = page
                 if page is None and rest == "robots.txt":
                     return self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+                if page is None and (host.lower(), "/" + rest) in server.post_only:
+                    return self._send(400, b'{"errors":[{"message":"This operation was not '
+                                           b'recorded (a POST with a recorded body is)."}]}\n',
+                                      "application/json")
                 if page is None:
                     return self._send(404, b"not recorded\n", "text/plain")
+                if method != "GET":
+                    return self._send(page.status, page.body, page.content_type, page)
                 if self.headers.get("If-None-Match") == page.etag or (
                     self.headers.get("If-Modified-Since") == page.last_modified
                     and "If-None-Match" not in self.headers

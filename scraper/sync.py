@@ -8,7 +8,12 @@ transaction. A failing source is recorded with its error and leaves its history 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
+import sqlite3
+import time
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,8 +24,18 @@ import adapters
 from adapters.base import Adapter
 from scraper.archive import Archive, SourceOutcome
 from scraper.config import Config, SourceConfig
-from scraper.errors import BlockedError, FetchError, LayoutError, LockedError, ScraperError
-from scraper.models import Capture, Episode, Listing
+from scraper.dbfaults import check_archive_file, describe
+from scraper.errors import (
+    ArchiveError,
+    BlockedError,
+    FetchError,
+    LayoutError,
+    LockedError,
+    ParseError,
+    ScraperError,
+)
+from scraper.models import Capture, Episode, Listing, Request, request_key
+from scraper.normalize import is_strict_prefix
 from scraper.parsing import parse_capture
 
 # A complete listing below these fractions of the last good one, or of the count the
@@ -31,7 +46,89 @@ MAX_CONCURRENT_SOURCES = 8
 
 # Fetch one URL for a source: returns one or more captures (a browser paginator yields
 # one per page state).
-PageFetcher = Callable[[str], Awaitable[list[Capture]]]
+PageFetcher = Callable[[str | Request], Awaitable[list[Capture]]]
+# C0 controls but tab/newline/return, DEL, and lone surrogates (which SQLite cannot store):
+# a NUL in a title cuts it short in SQLite's text functions and in every viewer.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+EPISODE_TEXT = ("title", "published_raw", "duration_raw", "description", "url", "audio_url")
+SHOW_TEXT = ("title", "author", "description", "url", "image")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Deadline:
+    """A wall-clock limit (monotonic seconds) and the words that name it in errors."""
+
+    at: float
+    what: str
+
+    @classmethod
+    def earliest(cls, *deadlines: Deadline | None) -> Deadline | None:
+        present = [d for d in deadlines if d is not None]
+        return min(present, key=lambda d: d.at) if present else None
+
+
+async def fetch_within(fetch: PageFetcher, url: str | Request, deadline: Deadline | None,
+                       pages: int) -> list[Capture]:
+    """`fetch(url)`, cut at `deadline`: the source fails (or is partial) as `fetch`."""
+    if deadline is None:
+        return await fetch(url)
+    target = url
+    url = Request.of(target).url
+    left = deadline.at - time.monotonic()
+    if left <= 0:
+        raise FetchError(f"{url}: not fetched, the {deadline.what} was reached after "
+                         f"{pages} page(s)", url=url)
+    try:
+        async with asyncio.timeout(left) as scope:
+            return await fetch(target)
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        raise FetchError(f"{url}: the {deadline.what} was reached while fetching it (after "
+                         f"{pages} page(s))", url=url) from None
+
+
+def crash_message(exc: BaseException, doing: str) -> str:
+    """`doing: TypeError: ... at adapters/x.py:12`: the innermost frame in our code (the
+    adapter, usually), else the innermost frame at all."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f.filename.startswith(str(ROOT))
+            and "site-packages" not in f.filename]
+    chosen = ours or list(frames)
+    where = ""
+    if chosen:
+        frame = chosen[-1]
+        path = Path(frame.filename)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        where = f" at {shown}:{frame.lineno}"
+    return f"{doing}: {type(exc).__name__}: {exc}{where}"
+
+
+def _clean_text(value: object, name: str, flagged: list[str]) -> object:
+    if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+        flagged.append(name)
+        return CONTROL_CHARACTERS.sub("", value)
+    return value
+
+
+def strip_control_characters(listing: Listing) -> None:
+    """Remove control characters from every text field, never cutting at them; each
+    episode keeps the names of the fields cleaned in extra["control_characters_removed"]."""
+    if listing.show is not None:
+        flagged: list[str] = []
+        for name in SHOW_TEXT:
+            if hasattr(listing.show, name):
+                setattr(listing.show, name,
+                        _clean_text(getattr(listing.show, name), name, flagged))
+        if flagged:
+            listing.show.extra["control_characters_removed"] = flagged
+    for episode in listing.episodes:
+        flagged = []
+        for name in EPISODE_TEXT:
+            setattr(episode, name, _clean_text(getattr(episode, name), name, flagged))
+        if flagged:
+            episode.extra["control_characters_removed"] = flagged
 
 
 @dataclass
@@ -47,6 +144,8 @@ class SourceReport:
     new: int
     changed: int
     removed: int
+    # layout_drift and other warnings of a listing that is still complete.
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -76,13 +175,16 @@ def merge_episode(old: Episode, new: Episode) -> Episode:
     for name in ("title", "published", "published_raw", "published_flag", "duration_seconds",
                  "duration_raw", "description", "url", "audio_url"):
         value = getattr(new, name)
+        if name == "description" and is_strict_prefix(value, old.description):
+            # A cut of the text we have (an API that stops at 500 characters, where the
+            # page row holds it whole) does not replace it.
+            continue
         if value is not None:
             setattr(old, name, value)
     if new.published is not None:
         old.published_flag = new.published_flag
-    old.description_truncated = (
-        new.description_truncated if new.description is not None else old.description_truncated
-    )
+    if new.description is not None and not is_strict_prefix(new.description, old.description):
+        old.description_truncated = new.description_truncated
     old.extra.update(new.extra)
     return old
 
@@ -105,6 +207,7 @@ def merge_page(merged: Listing | None, page: Listing) -> Listing:
             merged.episodes.append(episode)
             index[episode.id] = episode
     merged.incomplete_reason = merged.incomplete_reason or page.incomplete_reason
+    merged.warnings += [w for w in page.warnings if w not in merged.warnings]
     return merged
 
 
@@ -132,16 +235,18 @@ def check_plausible(listing: Listing, previous: int | None) -> None:
                           f"{claimed}; has the page layout changed?")
 
 
-async def _revalidate(chain: list[str], fetch: PageFetcher) -> tuple[bool, dict]:
+async def _revalidate(chain: list[str | Request], fetch: PageFetcher,
+                      deadline: Deadline | None = None) -> tuple[bool, dict]:
     """Conditionally re-fetch the pages of the last complete listing. True when every one
-    answered 304; the captures fetched so far are handed back for reuse either way."""
-    fetched: dict[str, list[Capture]] = {}
-    for page_url in chain:
+    answered 304; the captures fetched so far are handed back for reuse either way (keyed
+    on the request: url, method, body hash)."""
+    fetched: dict[tuple, list[Capture]] = {}
+    for page in chain:
         try:
-            captures = await fetch(page_url)
+            captures = await fetch_within(fetch, page, deadline, len(fetched))
         except ScraperError:
             return False, fetched  # the full pass fetches it again and records the error
-        fetched[page_url] = captures
+        fetched[request_key(page)] = captures
         if not all(c.not_modified for c in captures):
             return False, fetched
     return bool(fetched), fetched
@@ -149,17 +254,21 @@ async def _revalidate(chain: list[str], fetch: PageFetcher) -> tuple[bool, dict]
 
 async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: PageFetcher,
                          previous: dict[str, Any] | None, *,
-                         chain: list[str] | None = None) -> SourceOutcome:
+                         chain: list[str | Request] | None = None,
+                         deadline: Deadline | None = None) -> SourceOutcome:
     """Fetch and parse every page of one source. Writes nothing.
 
     `previous` is the source's last good listing (its count guards against a listing that
     shrank). With `chain` (the URLs of the last complete listing) the pages are revalidated
-    first: if all are unchanged, nothing is parsed and the source is reported unchanged."""
+    first: if all are unchanged, nothing is parsed and the source is reported unchanged.
+    A listing cut short (by the page cap, `deadline`, or a page that failed after the
+    first) is `partial`: archived as far as it goes, nothing marked removed from it. An
+    exception from the adapter that is not one of ours fails the source as `parse`."""
     outcome = SourceOutcome(source_id=source_id, status="ok")
     previous_count = previous["listed_count"] if previous else None
-    prefetched: dict[str, list[Capture]] = {}
+    prefetched: dict[tuple, list[Capture]] = {}
     if chain and previous:
-        unchanged, prefetched = await _revalidate(chain, fetch)
+        unchanged, prefetched = await _revalidate(chain, fetch, deadline)
         if unchanged:
             outcome.status = "unchanged"
             outcome.captures = [c for captures in prefetched.values() for c in captures]
@@ -167,23 +276,27 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             outcome.previous_listed = previous["listed_count"]
             outcome.previous_claimed = previous["claimed_count"]
             return outcome
-    queue = deque(adapter.start_urls(url))
-    seen: set[str] = set()
+    queue: deque[str | Request] = deque(adapter.start_urls(url))
+    # Keyed on the request, not the URL: one GraphQL endpoint answers many POST bodies.
+    seen: set[tuple] = set()
     merged: Listing | None = None
     partial: ScraperError | None = None
     while queue:
         page_url = queue.popleft()
-        if page_url in seen:
+        if request_key(page_url) in seen:
             continue
-        seen.add(page_url)
+        seen.add(request_key(page_url))
         if outcome.pages >= adapter.max_pages:
             if merged is not None:
-                merged.incomplete_reason = f"stopped after {adapter.max_pages} pages"
+                merged.incomplete_reason = (
+                    f"stopped after {adapter.max_pages} pages with more to fetch (the "
+                    f"{adapter.name} page cap)")
             break
         try:
-            captures = prefetched.pop(page_url, None) or await fetch(page_url)
+            captures = prefetched.pop(request_key(page_url), None) or await fetch_within(
+                fetch, page_url, deadline, outcome.pages)
         except ScraperError as error:
-            if merged is None:
+            if merged is None or not merged.episodes:  # a "partial" of nothing is a failure
                 return _failed(outcome, error)
             partial = error
             break
@@ -192,23 +305,33 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             outcome.pages += 1
             try:
                 page = parse_capture(adapter, capture)
+                strip_control_characters(page)
+                merged = merge_page(merged, page)
             except ScraperError as error:
-                if merged is None:
+                if merged is None or not merged.episodes:
                     return _failed(outcome, error)
                 partial = error
                 break
-            merged = merge_page(merged, page)
-            queue.extend(n for n in page.next if n not in seen)
+            except Exception as exc:  # noqa: BLE001 - a bug in the adapter: this source's error
+                crash = ParseError(crash_message(
+                    exc, f"the {adapter.name} adapter failed on {capture.url} (a bug in the "
+                    "adapter; the page is kept)"))
+                if merged is None or not merged.episodes:
+                    return _failed(outcome, crash)
+                partial = crash
+                break
+            queue.extend(n for n in page.next if request_key(n) not in seen)
         if partial:
             break
     assert merged is not None  # start_urls is never empty
     outcome.listing = merged
-    if partial is not None:
+    if partial is not None or merged.incomplete_reason:
         claimed = merged.show.claimed_count if merged.show else None
         of = f" of the {claimed} the platform claims" if claimed else ""
         outcome.status = "partial"
-        outcome.error_kind = partial.kind
-        outcome.error = f"archived {len(merged.episodes)} episodes{of}; then: {partial}"
+        outcome.error_kind = partial.kind if partial is not None else "incomplete"
+        outcome.error = (f"archived {len(merged.episodes)} episodes{of}, none marked removed; "
+                         f"then: {partial or merged.incomplete_reason}")
         return outcome
     try:
         check_plausible(merged, previous_count)
@@ -247,6 +370,7 @@ class _Fetchers:
 
             options = dict(self.config.browser)
             options.setdefault("min_delay", self.config.fetch.get("min_delay", 1.0))
+            options.setdefault("allow_private", self.config.fetch.get("allow_private", False))
             env = os.environ.get("SCRAPER_CHROMIUM")
             if env:
                 options["executable_path"] = env
@@ -261,15 +385,22 @@ class _Fetchers:
 
 def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
                   source: SourceConfig, source_id: int) -> PageFetcher:
+    from scraper.fetch import RetryBudget
+
     use_browser = (source.fetch or adapter.fetch_mode) == "browser"
     start_urls = set(adapter.start_urls(source.url))
+    # One budget for all of this source's pages: a 429 storm costs it at most this long.
+    budget = RetryBudget(fetchers.http.policy.retry_budget)
 
-    async def fetch(url: str) -> list[Capture]:
+    async def fetch(url: str | Request) -> list[Capture]:
         if use_browser:
             # A bot wall answers plain clients on every page, so a browser source fetches
             # all its pages (and API calls) through the browser. The start page may have a
             # client-side paginator: one capture per page state.
             browser = fetchers.browser()
+            if isinstance(url, Request) and not url.is_get:
+                return [await browser.fetch_request(url, clear_wait_for=adapter.browser_wait_for)]
+            url = Request.of(url).url
             if url in start_urls:
                 return await browser.fetch_pages(
                     url, wait_for=adapter.browser_wait_for, click_next=adapter.browser_next
@@ -281,6 +412,7 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
                 url,
                 etag=stored.headers.get("etag") if stored else None,
                 last_modified=stored.headers.get("last-modified") if stored else None,
+                budget=budget,
             )
         except FetchError as error:
             if error.capture is None:
@@ -295,6 +427,11 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
             if capture.headers.get("date"):
                 stored.headers["date"] = capture.headers["date"]
             return [stored]
+        if (stored is not None and not Request.of(url).is_get and capture.status == 200
+                and capture.body == stored.body):
+            # A request with a body has no 304: the same answer to the same body (keyed on
+            # its hash) counts as unchanged, so an unchanged source stays `unchanged`.
+            capture.not_modified = True
         return [capture]
 
     return fetch
@@ -303,7 +440,11 @@ def _page_fetcher(fetchers: _Fetchers, archive: Archive, adapter: Adapter,
 def _lock(db_path: Path):
     from filelock import FileLock, Timeout
 
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ArchiveError(f"cannot create the folder {db_path.parent} ({error.strerror}); "
+                           f"choose another --db") from None
     lock = FileLock(str(db_path) + ".lock", timeout=0)
     try:
         lock.acquire()
@@ -312,7 +453,58 @@ def _lock(db_path: Path):
             f"another scraper sync is writing to {db_path} (lock {db_path}.lock); "
             f"try again when it has finished"
         ) from None
+    except OSError as error:
+        raise ArchiveError(f"cannot create the lock {db_path}.lock ({error.strerror}): the "
+                           f"folder is read-only? Choose another --db") from None
     return lock
+
+
+def open_archive(db_path: Path):
+    """(lock, archive) for a run that writes, or ArchiveError / LockedError. The file is
+    checked before the lock is taken, so a file that is no archive gets no `.lock`."""
+    check_archive_file(db_path, writing=True)
+    lock = _lock(db_path)
+    try:
+        archive = Archive(db_path)
+    except sqlite3.Error as error:
+        lock.release()
+        raise describe(error, db_path) from None
+    except BaseException:
+        lock.release()
+        raise
+    return lock, archive
+
+
+def _close_failed(archive: Archive, run_id: int, outcomes: list[SourceOutcome],
+                  error: BaseException) -> None:
+    """Close a run a fault interrupted as `failed`; if even that cannot be written, the next
+    sync marks it `aborted`."""
+    with contextlib.suppress(sqlite3.Error):
+        archive.finish_run(run_id, outcomes, error=str(error) or type(error).__name__)
+
+
+def _record(archive: Archive, run_id: int, outcome: SourceOutcome, url: str) -> None:
+    """Write one source. A database fault stops the run (ArchiveError); anything else that
+    goes wrong writing this source's values becomes its error, with its pages still kept."""
+    try:
+        archive.record_source(run_id, outcome)
+        return
+    except sqlite3.OperationalError as error:
+        raise describe(error, archive.path, url) from None
+    except sqlite3.DatabaseError as error:
+        if "malformed" in str(error) or "not a database" in str(error):
+            raise describe(error, archive.path, url) from None
+        fault: Exception = error
+    except Exception as exc:  # noqa: BLE001 - a value the archive cannot hold
+        fault = exc
+    outcome.status, outcome.error_kind, outcome.listing = "failed", "parse", None
+    outcome.new = outcome.changed = outcome.removed = 0
+    outcome.error = crash_message(fault, f"could not write {url} (the adapter gave a value "
+                                  "the archive cannot hold; the pages are kept)")
+    try:
+        archive.record_source(run_id, outcome)
+    except sqlite3.OperationalError as error:
+        raise describe(error, archive.path, url) from None
 
 
 def _report(config_source: SourceConfig, outcome: SourceOutcome) -> SourceReport:
@@ -321,6 +513,7 @@ def _report(config_source: SourceConfig, outcome: SourceOutcome) -> SourceReport
         status=outcome.status, error=outcome.error, claimed=outcome.claimed,
         listed=outcome.listed, pages=outcome.pages,
         new=outcome.new, changed=outcome.changed, removed=outcome.removed,
+        warnings=list(outcome.listing.warnings) if outcome.listing else [],
     )
 
 
@@ -355,13 +548,22 @@ async def run_sync(
     on_source_done: Callable[[SourceReport], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> SyncSummary:
-    """Run one sync. Raises LockedError if another sync holds the archive."""
+    """Run one sync. Raises LockedError if another sync holds the archive, ArchiveError
+    when the archive cannot be used (the run is then closed as `failed`)."""
     sources = config.sources(podcast, platform)
-    lock = _lock(db_path)
-    archive = Archive(db_path)
+    lock, archive = open_archive(db_path)
+    outcomes: list[SourceOutcome] = []
+    tasks: list[asyncio.Task] = []
+    run_id: int | None = None
     try:
-        run_id = archive.start_run("sync", os.getpid())
+        try:
+            run_id = archive.start_run("sync", os.getpid())
+        except sqlite3.Error as error:
+            raise describe(error, db_path) from None
         fetchers = _Fetchers(config, routes if routes is not None else config.routes, obey_robots)
+        policy = fetchers.http.policy
+        run_deadline = Deadline(time.monotonic() + policy.run_deadline,
+                                f"run deadline of {policy.run_deadline:g} s")
         limit = asyncio.Semaphore(MAX_CONCURRENT_SOURCES)
         podcast_ids: set[int] = set()
         if on_start:
@@ -369,26 +571,39 @@ async def run_sync(
 
         async def one(source: SourceConfig):
             adapter = adapters.get(source.platform)
-            podcast_id = archive.ensure_podcast(source.podcast)
+            try:
+                podcast_id = archive.ensure_podcast(source.podcast)
+                source_id = archive.ensure_source(podcast_id, adapter.name, source.url,
+                                                  source.fetch or adapter.fetch_mode)
+                previous = archive.last_good_listing(source_id)
+                # Browser pages are never 304s: only plain fetches revalidate the last chain.
+                by_http = (source.fetch or adapter.fetch_mode) != "browser"
+                chain = archive.last_good_chain(source_id) if by_http else None
+            except sqlite3.Error as error:
+                raise describe(error, db_path) from None
             podcast_ids.add(podcast_id)
-            source_id = archive.ensure_source(podcast_id, adapter.name, source.url,
-                                              source.fetch or adapter.fetch_mode)
-            previous = archive.last_good_listing(source_id)
-            # Browser pages are never 304s: only plain fetches revalidate the last chain.
-            by_http = (source.fetch or adapter.fetch_mode) != "browser"
-            chain = archive.last_good_chain(source_id) if by_http else None
             async with limit:
+                deadline = Deadline.earliest(run_deadline, Deadline(
+                    time.monotonic() + policy.source_deadline,
+                    f"source deadline of {policy.source_deadline:g} s"))
                 fetch = _page_fetcher(fetchers, archive, adapter, source, source_id)
-                outcome = await collect_source(adapter, source.url, source_id, fetch, previous,
-                                               chain=chain)
+                try:
+                    outcome = await collect_source(adapter, source.url, source_id, fetch,
+                                                   previous, chain=chain, deadline=deadline)
+                except sqlite3.Error as error:  # reading the archive: a fault, not the source's
+                    raise describe(error, db_path) from None
+                except Exception as exc:  # noqa: BLE001 - one bad source never stops the run
+                    outcome = _failed(SourceOutcome(source_id=source_id, status="failed"),
+                                      ParseError(crash_message(
+                                          exc, f"{source.url} failed unexpectedly")))
             return source, outcome
 
         reports: list[SourceReport] = []
-        outcomes: list[SourceOutcome] = []
+        tasks = [asyncio.ensure_future(one(s)) for s in sources]
         try:
-            for next_done in asyncio.as_completed([one(s) for s in sources]):
+            for next_done in asyncio.as_completed(tasks):
                 source, outcome = await next_done
-                archive.record_source(run_id, outcome)  # one transaction per source
+                _record(archive, run_id, outcome, source.url)  # one transaction per source
                 outcomes.append(outcome)
                 report = _report(source, outcome)
                 reports.append(report)
@@ -397,13 +612,32 @@ async def run_sync(
                 if on_source_done:
                     on_source_done(report)
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await fetchers.aclose()
-        reconciled = _reconcile(archive, podcast_ids) if podcast_ids else None
-        status = archive.finish_run(run_id, outcomes)
+        try:
+            reconciled = _reconcile(archive, podcast_ids) if podcast_ids else None
+            status = archive.finish_run(run_id, outcomes)
+        except sqlite3.Error as error:
+            raise describe(error, db_path) from None
+        if config.notify is not None and podcast_ids:
+            from scraper.notify import notify_after_sync  # never raises
+
+            notify_after_sync(archive.db, config.notify, podcast_ids, run_id=run_id,
+                              db_name=db_path.stem)
         order = {(s.podcast, s.url): i for i, s in enumerate(sources)}
         reports.sort(key=lambda r: order[(r.podcast, r.url)])
         return SyncSummary(run_id=run_id, status=status, db=str(db_path), sources=reports,
                            reconciled=reconciled)
+    except sqlite3.Error as error:
+        if run_id is not None:
+            _close_failed(archive, run_id, outcomes, error)
+        raise describe(error, db_path) from None
+    except Exception as error:
+        if run_id is not None:
+            _close_failed(archive, run_id, outcomes, error)
+        raise
     finally:
         archive.close()
         lock.release()
@@ -421,22 +655,29 @@ def reparse(db_path: Path, *, podcast: str | None = None,
 
 async def _run_reparse(db_path: Path, *, podcast: str | None,
                        platform: str | None) -> SyncSummary:
-    lock = _lock(db_path)
-    archive = Archive(db_path)
+    lock, archive = open_archive(db_path)
+    run_id: int | None = None
+    outcomes: list[SourceOutcome] = []
     try:
         run_id = archive.start_run("reparse", os.getpid())
         sql = ("select s.id, s.url, s.platform, p.name, p.id from sources s "
                "join podcasts p on p.id = s.podcast_id order by s.id")
         rows = [r for r in archive.db.execute(sql).fetchall()
                 if (not podcast or r[3] == podcast) and (not platform or r[2] == platform)]
-        reports, outcomes = [], []
+        reports = []
         for source_id, url, platform_name, podcast_name, _ in rows:
             adapter = adapters.get(platform_name)
 
-            async def stored(page_url: str, source_id: int = source_id) -> list[Capture]:
+            async def stored(page_url: str | Request, source_id: int = source_id,
+                             adapter: Adapter = adapter) -> list[Capture]:
                 capture = archive.latest_capture(page_url, source_id)
+                for older in adapter.older_forms(page_url) if capture is None else []:
+                    capture = archive.latest_capture(older, source_id)
+                    if capture is not None:
+                        break
                 if capture is None:
-                    raise FetchError(f"no stored capture of {page_url} (reparse never fetches)")
+                    raise FetchError(f"no stored capture of {Request.of(page_url).describe()} "
+                                     f"(reparse never fetches)")
                 capture.not_modified = True  # already stored: don't store it again
                 return [capture]
 
@@ -444,7 +685,7 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
                                            archive.last_good_listing(source_id))
             if outcome.status == "unchanged":
                 outcome.status = "ok"
-            archive.record_source(run_id, outcome)
+            _record(archive, run_id, outcome, url)
             outcomes.append(outcome)
             reports.append(_report(
                 SourceConfig(podcast=podcast_name, url=url, platform=platform_name), outcome))
@@ -454,6 +695,14 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
         status = archive.finish_run(run_id, outcomes)
         return SyncSummary(run_id=run_id, status=status, db=str(db_path), sources=reports,
                            reconciled=reconciled)
+    except sqlite3.Error as error:
+        if run_id is not None:
+            _close_failed(archive, run_id, outcomes, error)
+        raise describe(error, db_path) from None
+    except Exception as error:
+        if run_id is not None:
+            _close_failed(archive, run_id, outcomes, error)
+        raise
     finally:
         archive.close()
         lock.release()

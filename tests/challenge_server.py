@@ -44,6 +44,7 @@ class Seen:
     host: str  # the platform host (first path segment)
     cleared: bool  # sent the host's clearance cookie
     status: int
+    method: str = "GET"
 
 
 def _recorded_challenge() -> FixtureCase:
@@ -97,6 +98,28 @@ class ChallengeServer(ReplayServer):
         Replay = super()._handler()  # noqa: N806 - a class
 
         class Handler(Replay):
+            def do_POST(self):  # noqa: N802 - http.server naming
+                # An API request with a body: the wall answers it like a page (403 challenge
+                # without the host's cookie); it cannot run the challenge's script itself.
+                parts = urlsplit(self.path)
+                host, _, rest = parts.path.lstrip("/").partition("/")
+                cleared = self._cookie(COOKIE) == server.token(host)
+                self._status = 0
+                try:
+                    if cleared:
+                        super().do_POST()
+                    else:
+                        length = int(self.headers.get("Content-Length") or 0)
+                        if length:
+                            self.rfile.read(length)
+                        self.page = None
+                        target = "/" + rest + (f"?{parts.query}" if parts.query else "")
+                        self._challenge(server.challenge_page(host, target))
+                finally:
+                    with server._log_lock:
+                        server.log.append(Seen(self.path, host.lower(), cleared, self._status,
+                                               "POST"))
+
             def do_GET(self):  # noqa: N802 - http.server naming
                 parts = urlsplit(self.path)
                 host, _, rest = parts.path.lstrip("/").partition("/")

@@ -30,6 +30,8 @@ class Hit:
     # Set once the handler returns, which can be just after the client has the response:
     # read it only for requests that finished well before the one being looked at.
     end: float | None = None
+    method: str = "GET"
+    body: bytes = b""  # a POST's body
 
 
 @dataclass
@@ -142,11 +144,20 @@ class LocalServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server naming
+                self._serve("GET", b"")
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                length = int(self.headers.get("Content-Length") or 0)
+                self._serve("POST", self.rfile.read(length) if length else b"")
+
+            def _serve(self, method: str, body: bytes) -> None:
                 hit = Hit(
                     path=urlsplit(self.path).path,
                     target=self.path,
                     headers={k.lower(): v for k, v in self.headers.items()},
                     start=time.monotonic(),
+                    method=method,
+                    body=body,
                 )
                 with server._lock:
                     server.hits.append(hit)

@@ -1,5 +1,6 @@
 """A recorded page as Debian Chromium renders it (for "a browser-rendered page parses the
-same" tests). Missing Chromium is a failure, not a skip: CI must run these."""
+same" tests; an API recording of a request with a body is sent through Chromium's context).
+Missing Chromium is a failure, not a skip: CI must run these."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def browser_capture(case: FixtureCase, wait_for: str | None) -> Capture:
 
         async def run() -> Capture:
             async with BrowserFetcher(options, routes=routes) as browser:
+                if case.request is not None and not case.request.is_get:
+                    # An API request with a body: through the context's request API.
+                    return await browser.fetch_request(case.request)
                 return await browser.fetch(case.url, wait_for=wait_for)
 
         capture = asyncio.run(run())

@@ -158,7 +158,8 @@ def browser(server: PageServer, runner: asyncio.Runner) -> Iterator[BrowserFetch
     if not os.access(DEFAULT_CHROMIUM, os.X_OK):
         pytest.fail(f"{DEFAULT_CHROMIUM} is missing: install Chromium with `{INSTALL_HINT}`")
     options = BrowserOptions(
-        executable_path=DEFAULT_CHROMIUM, timeout=10.0, min_delay=MIN_DELAY, max_clicks=50
+        executable_path=DEFAULT_CHROMIUM, timeout=10.0, min_delay=MIN_DELAY, max_clicks=50,
+        allow_private=True,  # the page server is on 127.0.0.1, reached unrouted too
     )
     fetcher = BrowserFetcher(options, Routes({ROUTED: server.base + MOUNT}))
     try:

@@ -204,6 +204,11 @@ def test_browser_requests_follow_the_routes(browser_run):
     served = {s.path for s in seen if s.cleared and s.status == 200}
     for case in [SHOW, *GRAPHQL]:
         assert routed_path(case.url) in served, case.name
+    # The GraphQL pages are POSTs sent through the browser context (its clearance cookie):
+    # first refused by the wall, then, once a page visit cleared the host, each one served.
+    posts = [s for s in seen if s.method == "POST"]
+    assert posts and not posts[0].cleared and posts[0].status == 403
+    assert len([s for s in posts if s.cleared and s.status == 200]) == len(GRAPHQL)
     # The reload asked for the page itself, not the challenge's token URL.
     assert not [s.path for s in seen if "__cf_chl_" in s.path]
     # Not just the navigations: what the rendered page loads itself (its Next.js scripts, the

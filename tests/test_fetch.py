@@ -33,7 +33,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def policy(**overrides: Any) -> FetchPolicy:
     """A policy fast enough for tests: tiny delays and backoff, short timeouts."""
-    values: dict[str, Any] = dict(min_delay=0.01, timeout=5.0, retries=2, backoff_base=0.01)
+    # The test servers are on 127.0.0.1: loopback must be allowed (the guard has its tests).
+    values: dict[str, Any] = dict(min_delay=0.01, timeout=5.0, retries=2, backoff_base=0.01,
+                                  allow_private=True)
     values.update(overrides)
     return FetchPolicy(**values)
 

@@ -9,6 +9,7 @@ import pytest
 from scraper.models import Episode, Listing, Show
 from scraper.normalize import (
     DateStyle,
+    ParsedDate,
     clean_text,
     date_from_timestamp,
     html_to_text,
@@ -213,3 +214,42 @@ def test_month_names_are_read_without_guessing(raw, languages, expected):
 def test_impossible_named_dates_are_flagged():
     parsed = parse_date("31. februar 2026", NORWEGIAN, BASE)
     assert (parsed.value, parsed.flag) == (None, "unparsed")
+
+
+# --- two-digit years and the relative flag (issue 9) --------------------------------------------
+
+MDY = DateStyle(("en",), "MDY", ("%b %d %Y", "%b %d, %Y"))
+
+
+@pytest.mark.parametrize(("printed", "captured", "expected"), [
+    ("01-21-25", datetime(2026, 3, 5), date(2025, 1, 21)),   # not 1925
+    ("12-30-26", datetime(2026, 3, 5), date(2026, 12, 30)),  # a pre-order: not 1926
+    ("03-04-26", datetime(2026, 3, 5), date(2026, 3, 4)),
+    ("12-30-99", datetime(2026, 3, 5), date(1999, 12, 30)),
+    ("01-02-03", datetime(2099, 6, 1), date(2103, 1, 2)),
+    ("Jan 21, 25", datetime(2026, 3, 5), date(2025, 1, 21)),
+])
+def test_two_digit_years_take_the_century_nearest_the_capture(printed, captured, expected):
+    assert parse_date(printed, MDY, captured) == ParsedDate(expected, None)
+
+
+def test_two_digit_years_in_day_first_locales():
+    german = DateStyle(("de",), "DMY", ("%d.%m.%Y",))
+    assert parse_date("21.01.25", german, datetime(2026, 3, 5)) == ParsedDate(date(2025, 1, 21))
+
+
+@pytest.mark.parametrize(("printed", "style"), [
+    ("yesterday", MDY), ("3 days ago", MDY), ("I går", DateStyle(("nb",), "DMY")),
+])
+def test_relative_flag_only_for_relative_words(printed, style):
+    assert parse_date(printed, style, datetime(2026, 3, 5)).flag == "relative"
+
+
+@pytest.mark.parametrize("printed", ["03-04-26", "4 Mar", "Mar 4 2026", "01-21-25"])
+def test_absolute_dates_are_never_flagged_relative(printed):
+    assert parse_date(printed, MDY, datetime(2026, 3, 5)).flag is None
+
+
+def test_yearless_dates_follow_the_capture_time_not_a_cache():
+    assert parse_date("4 Mar", MDY, datetime(2026, 3, 5)).value == date(2026, 3, 4)
+    assert parse_date("4 Mar", MDY, datetime(2027, 3, 5)).value == date(2027, 3, 4)

@@ -19,7 +19,8 @@ from scraper.config import parse_config
 from scraper.errors import LockedError
 from scraper.sync import sync
 
-FAST = {"min_delay": 0.0, "retries": 1, "timeout": 5.0}
+# The feeds are served on 127.0.0.1, so loopback must be allowed.
+FAST = {"min_delay": 0.0, "retries": 1, "timeout": 5.0, "allow_private": True}
 
 
 @pytest.fixture
@@ -158,7 +159,7 @@ def write_config(tmp_path: Path, urls: dict[str, str], **fetch) -> Path:
     for name, url in urls.items():
         lines += ["[[podcasts]]", f'name = "{name}"',
                   f'sources = [{{ url = "{url}", platform = "rss" }}]']
-    lines += ["[fetch]"] + [f"{k} = {v}" for k, v in {**FAST, **fetch}.items()]
+    lines += ["[fetch]"] + [f"{k} = {json.dumps(v)}" for k, v in {**FAST, **fetch}.items()]
     path = tmp_path / "scraper.toml"
     path.write_text("\n".join(lines) + "\n", "utf-8")
     return path

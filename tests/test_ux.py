@@ -384,8 +384,7 @@ def datasette(demo_db):
                 time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.stop()
 
 
 def get_json(url: str):
@@ -509,8 +508,7 @@ def test_chart_draws_what_the_data_says_in_chromium(lagged_db, tmp_path):
             finally:
                 browser.close()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.stop()
     assert not outside, outside  # vega is served locally: nothing from a CDN
     drawn = {(r["month"], r["series"]): r["episodes"] for r in months}
     assert drawn == _per_month(lagged_db)
