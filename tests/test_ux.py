@@ -34,8 +34,9 @@ def cli(*args: str, env: dict | None = None, cwd: Path | None = None
                           text=True, timeout=300, env={**os.environ, **(env or {})}, cwd=cwd)
 
 
-def one_line_usage_error(result: subprocess.CompletedProcess, *words: str) -> None:
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+def one_line_usage_error(result: subprocess.CompletedProcess, *words: str, code: int = 2
+                         ) -> None:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -55,7 +56,7 @@ def demo_db(tmp_path_factory) -> Path:
 # --db that is not an archive
 
 
-@pytest.mark.parametrize("command", ["diff", "episodes", "changes", "serve", "reparse"])
+@pytest.mark.parametrize("command", ["diff", "episodes", "changes", "serve", "reparse", "feed"])
 def test_db_that_is_text_or_another_apps_sqlite_is_one_line(tmp_path, command):
     text = tmp_path / "notes.txt"
     text.write_text("hello, not a database\n")
@@ -65,7 +66,7 @@ def test_db_that_is_text_or_another_apps_sqlite_is_one_line(tmp_path, command):
     for path in (text, other):
         before = sorted(p.name for p in tmp_path.iterdir())
         result = cli(command, "--db", str(path))
-        one_line_usage_error(result, f"{path} is not a scraper archive")
+        one_line_usage_error(result, str(path), "not a scraper archive", code=5)
         assert "canonical episodes" not in result.stdout
         assert sorted(p.name for p in tmp_path.iterdir()) == before  # no .lock, no -wal
     assert text.read_text() == "hello, not a database\n"
@@ -74,12 +75,13 @@ def test_db_that_is_text_or_another_apps_sqlite_is_one_line(tmp_path, command):
 def test_episode_and_sources_refuse_a_foreign_db(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("x")
-    one_line_usage_error(cli("episode", "1", "--db", str(text)), "not a scraper archive")
+    one_line_usage_error(cli("episode", "1", "--db", str(text)), "not a scraper archive",
+                         code=5)
     config = tmp_path / "s.toml"
     config.write_text('[[podcasts]]\nname = "X"\nsources = [{ url = '
                       '"https://podcast.do-not-panic.com/feed.xml" }]\n')
     one_line_usage_error(cli("sources", "-c", str(config), "--db", str(text)),
-                         "not a scraper archive")
+                         "not a scraper archive", code=5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,7 +124,8 @@ def _down_config(tmp_path: Path) -> tuple[Path, str]:
     url = f"http://127.0.0.1:{port}/feed.xml"
     config = tmp_path / "s.toml"
     config.write_text(f'db = "a.db"\n[[podcasts]]\nname = "X"\nsources = [{{ url = "{url}", '
-                      'platform = "rss" }]\n[fetch]\nretries = 2\nmin_delay = 0.01\n')
+                      'platform = "rss" }]\n[fetch]\nretries = 2\nmin_delay = 0.01\n'
+                      'allow_private = true\n')
     return config, url
 
 
