@@ -213,17 +213,24 @@ def _print_summary(summary, as_json: bool) -> None:
                    Column("removed", "removed", priority=2, right=True)]
         render([_source_row(s) for s in summary.sources], columns, console=_stdout(),
                title=f"run {summary.run_id}: {summary.status}  ({summary.db})")
+    out = _stdout()
     for s in summary.sources:
+        lines = []
         if s.error:
             # Errors usually start with the URL already: say it once.
-            error = s.error.removeprefix(f"{s.url}: ")
-            _err_line(f"{s.platform} {s.url}: {error}")
+            lines.append(s.error.removeprefix(f"{s.url}: "))
+        lines += list(s.warnings)
+        if s.note and not Verbosity.quiet:
+            lines.append(s.note)
+        for line in lines:
+            out.print(f"{s.platform} {s.url}: {line}", highlight=False, soft_wrap=True,
+                      markup=False)
 
 
 def _source_row(report) -> dict:
     return {name: getattr(report, name) for name in (
         "podcast", "platform", "status", "claimed", "listed", "pages", "new", "changed",
-        "removed")}
+        "removed", "warnings")}
 
 
 @app.command()
@@ -284,7 +291,7 @@ def parse(
 
 
 SOURCE_FIELDS = ("podcast", "platform", "url", "fetch", "status", "listed", "claimed",
-                 "captured")
+                 "captured", "warnings")
 
 
 @app.command()
@@ -300,16 +307,21 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
     last: dict[str, dict] = {}
     if db_path.exists():
         database = _open_existing(db_path)
+        # An archive not synced since migration m004 has no warnings column yet.
+        warnings = ("l.warnings" if "warnings" in database["listings"].columns_dict
+                    else "NULL as warnings")
         for row in database.query(
             "select s.url, l.status, l.listed_count as listed, l.claimed_count as claimed, "
-            "l.fetched_at as captured from sources s join listings l on l.source_id = s.id "
+            f"l.fetched_at as captured, {warnings} from sources s "
+            "join listings l on l.source_id = s.id "
             "where l.id = (select max(id) from listings where source_id = s.id)"
         ):
+            row["warnings"] = row["warnings"].split("\n") if row["warnings"] else []
             last[row.pop("url")] = row
     rows = [{"podcast": s.podcast, "platform": s.platform, "url": s.url,
              "fetch": s.fetch or "auto",
              **last.get(s.url, {"status": "never synced", "listed": None, "claimed": None,
-                                "captured": None})}
+                                "captured": None, "warnings": []})}
             for s in settings.sources()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -328,7 +340,12 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
                Column("captured", lambda r: (r["captured"] or "")[:10], priority=1),
                Column("fetch", "fetch", priority=5),
                Column("url", "url", priority=3, wrap=True)]
-    render(rows, columns, console=_stdout(), title=str(settings.path))
+    console = _stdout()
+    render(rows, columns, console=console, title=str(settings.path))
+    for row in rows:
+        for warning in row["warnings"]:
+            console.print(f"{row['platform']} {row['url']}: {warning}", highlight=False,
+                          soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -343,8 +360,12 @@ def add(
     route: RouteOpt = None,
     check: Annotated[bool, typer.Option(
         "--check/--no-check", help="Fetch and parse the page before adding it.")] = True,
+    with_feed: Annotated[bool, typer.Option(
+        "--with-feed", help="Also add the publisher's feed when the platform names it "
+        "(Apple's feedUrl).")] = False,
 ) -> None:
-    """Detect the platform of URL, check the page parses, and append it to the sources file."""
+    """Detect the platform of URL, check the page parses, and append it to the sources file.
+    When the platform names the publisher's own feed, propose it (or add it: --with-feed)."""
     from scraper.cli_checks import known_platforms
     from scraper.config import add_source
     from scraper.errors import ConfigError, ScraperError
@@ -354,6 +375,7 @@ def add(
     with _usage():
         known_platforms([platform] if platform else None)
     settings = _load(config, required=False)
+    feed: str | None = None
     try:
         routes = settings.routes.merged(Routes.parse_option(route or []))
         if check:
@@ -363,6 +385,7 @@ def add(
                 show.claimed_count else ""
             typer.echo(f"checked: {show.title if show and show.title else '(untitled)'}: "
                        f"{len(listing.episodes)} episodes on the first page{claimed}")
+            feed = show.feed_url if show else None
         added = add_source(config, url, podcast, platform)
     except ConfigError as error:
         raise _fail(str(error), EXIT_USAGE) from None
@@ -371,6 +394,31 @@ def add(
         raise _fail(f"{url} did not check out: {reason} ({error.kind}); fix the URL, or add "
                     "it anyway with --no-check") from None
     typer.echo(f"added {added.platform} source {added.url} to {podcast!r} in {config}")
+    if feed and feed != added.url:
+        _offer_feed(config, settings, feed, podcast, added.platform, with_feed)
+
+
+def _offer_feed(config: Path, settings, feed: str, podcast: str, platform: str,
+                add_it: bool) -> None:
+    """The publisher's feed a platform names: added with --with-feed, else proposed."""
+    import adapters
+    from scraper.config import add_source
+    from scraper.errors import ConfigError
+
+    feed = adapters.get("rss").canonical_url(feed)
+    if any(adapters.get("rss").canonical_url(s.url) == feed for s in settings.sources(podcast)):
+        return
+    if not add_it:
+        typer.echo(f"{platform} names the publisher's feed {feed}: add it too with "
+                   f"`scraper add {feed} --podcast {podcast!r}` (`scraper add --with-feed` "
+                   "adds both at once)")
+        return
+    try:
+        added = add_source(config, feed, podcast, "rss")
+    except ConfigError as error:
+        raise _fail(str(error), 2) from None
+    typer.echo(f"added rss source {added.url} (the publisher's feed {platform} names) "
+               f"to {podcast!r} in {config}")
 
 
 @app.command()
@@ -557,8 +605,8 @@ def diff(
         "--all", help="List every episode behind every number, not-yet-seen included.")
     ] = False,
     fail_on: Annotated[str | None, typer.Option(
-        "--fail-on", metavar="KINDS", help="Comma-separated missing,date,title,new: exit 4 "
-        "when such drift is new since the previous --fail-on check.")] = None,
+        "--fail-on", metavar="KINDS", help="Comma-separated missing,date,title,new,failed,"
+        "partial: exit 4 when such drift is new since the previous --fail-on check.")] = None,
 ) -> None:
     """Drift between platforms: missing and disagreements first, then counts."""
     from scraper.cli_checks import known_platforms, known_podcast, one_format
@@ -598,7 +646,7 @@ def diff(
 
 def _check_new_drift(db_path: Path, report: dict, kinds: list[str]) -> None:
     from scraper.archive import Archive
-    from scraper.drift_alerts import new_since_last_check
+    from scraper.drift_alerts import describe, new_since_last_check
 
     archive = Archive(db_path)  # applies the migration holding drift_reported
     try:
@@ -608,7 +656,7 @@ def _check_new_drift(db_path: Path, report: dict, kinds: list[str]) -> None:
     if new:
         _err_line(f"new drift since the previous check ({len(new)}):")
         for item in new:
-            _err_line(f"  {item.line}")
+            _err_line(f"  {describe(item)}")
         raise typer.Exit(EXIT_NEW_DRIFT)
 
 
@@ -710,8 +758,7 @@ def notify(
     """Send alerts for drift not alerted yet (sync does this after each run)."""
     settings = _load(config)
     if settings.notify is None:
-        # "\\[" : the message goes through rich, where [notify] would be a style tag.
-        raise _fail(f"{config} has no \\[notify] table: add one with urls = \\[...] "
+        raise _fail(f"{config} has no [notify] table: add one with urls = [...] "
                     "(Apprise URLs, see README)", 2)
     from scraper.notify import notify_podcasts, send_test, summary_json
 

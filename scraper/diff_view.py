@@ -15,10 +15,11 @@ from rich.console import Console
 
 from scraper.tables import Column, render
 
-# Lists in the order they matter; not_yet_seen last, and only as a count by default.
+# Lists in the order they matter; beyond_window (a platform that lists only its newest N)
+# and not_yet_seen last, the latter only as a count by default.
 ORDER = (
     "missing", "date_disagreements", "title_disagreements", "extra", "republications",
-    "truncated_descriptions", "not_yet_seen",
+    "truncated_descriptions", "beyond_window", "not_yet_seen",
 )
 LABELS = {key: key.replace("_", " ") for key in ORDER}
 DETAIL_LIMIT = 20
@@ -32,6 +33,8 @@ SUMMARY = (
     Column("repub", lambda s: s["counts"]["republications"], priority=3, right=True),
     Column("cut", lambda s: s["counts"]["truncated_descriptions"], priority=3, right=True),
     Column("not yet seen", lambda s: s["counts"]["not_yet_seen"], priority=2, right=True),
+    Column("beyond window", lambda s: s["counts"].get("beyond_window"), priority=4,
+           right=True),
     Column("listed", "listed_count", priority=1, right=True),
     Column("claimed", "claimed_count", priority=2, right=True),
     Column("matched", "matched", priority=4, right=True),
@@ -58,7 +61,7 @@ def detail_lines(pod: dict[str, Any], expand: bool = False) -> Iterator[str]:
         if key == "not_yet_seen" and not expand:
             continue
         for src in pod["sources"]:
-            items = src[key]
+            items = src.get(key, [])
             if not items:
                 continue
             yield f"{LABELS[key]} on {src['platform']} ({len(items)}): {src['url']}"
@@ -67,6 +70,9 @@ def detail_lines(pod: dict[str, Any], expand: bool = False) -> Iterator[str]:
                 yield f"  {_item_line(item)}"
             if len(items) > len(shown):
                 yield f"  ... and {len(items) - len(shown)} more (--all lists them)"
+    for src in pod["sources"]:
+        for warning in src.get("warnings") or []:
+            yield f"warning on {src['platform']} ({src['url']}): {warning}"
     if not expand:
         unseen = [f"{s['platform']} {s['counts']['not_yet_seen']}" for s in pod["sources"]
                   if s["counts"]["not_yet_seen"]]
@@ -95,7 +101,8 @@ def render_markdown(report: dict[str, Any], expand: bool = False) -> str:
                   "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         for src in pod["sources"]:
             cells = [src["platform"], src["captured_on"], src["claimed_count"],
-                     src["listed_count"], src["matched"], *(src["counts"][k] for k in ORDER)]
+                     src["listed_count"], src["matched"],
+                     *(src["counts"].get(k, 0) for k in ORDER)]
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
         lines.append("")
         for line in detail_lines(pod, expand):
@@ -113,7 +120,7 @@ def csv_rows(report: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for pod in report["podcasts"]:
         for src in pod["sources"]:
             for key in ORDER:
-                for item in src[key]:
+                for item in src.get(key, []):
                     detail = item.get("days") if "days" in item else item.get("length")
                     yield {"podcast": pod["podcast"], "platform": src["platform"],
                            "source_url": src["url"], "kind": key, "episode": item["id"],
