@@ -513,6 +513,10 @@ class Adapter:
     browser_next: ClassVar[str | None] = None
     #: True where the platform's bot wall answers plain clients with a bare 403.
     forbidden_is_bot_wall: ClassVar[bool] = False
+    #: The platform's name for people ("Apple Podcasts"); defaults to `name`.
+    label: ClassVar[str] = ""
+    #: The adapter's row of README's platform table: (pages, what it can see, what it cannot).
+    doc_row: ClassVar[tuple[str, str, str] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -533,6 +537,11 @@ class Adapter:
     def start_urls(self, url: str) -> list[str]:
         """URLs to fetch first for a source. Further pages come from `Listing.next`."""
         return [self.canonical_url(url)]
+
+    def optional_page(self, url: str) -> bool:
+        """True for a page that only enriches the listing (Apple's show page beside its API):
+        when it cannot be fetched or read, the source still succeeds, with a warning."""
+        return False
 
     def date_style_key(self, url: str) -> str:
         """The key into `date_styles` for the page at `url` (its storefront, site or

@@ -123,6 +123,16 @@ def m005_capture_requests(db: sqlite_utils.Database) -> None:
     db["captures"].create_index(["url", "method", "request_sha256"])
 
 
+# m006, not m005: the podimo branch's m005_capture_requests comes first when both are merged.
+@migrations()
+def m006_listing_window(db: sqlite_utils.Database) -> None:
+    # A platform that lists only its newest N episodes by design (Apple's lookup API: 200):
+    # N, and the publish date of the oldest episode the window reached. Older episodes are
+    # beyond the window: never marked removed, reported apart from "missing".
+    db["listings"].add_column("window", int)
+    db["listings"].add_column("window_from", str)
+
+
 @migrations()
 def m020_alerts(db: sqlite_utils.Database) -> None:
     # Drift already alerted (scraper.notify): a key per drift item per podcast, kept while
@@ -203,6 +213,8 @@ class SourceOutcome:
     # For an unchanged source (every page answered 304): the last good listing's counts.
     previous_listed: int | None = None
     previous_claimed: int | None = None
+    previous_window: int | None = None
+    previous_window_from: str | None = None
     # Counts filled in by record_source.
     new: int = 0
     changed: int = 0
@@ -213,6 +225,23 @@ class SourceOutcome:
         if self.listing is not None:
             return len(self.listing.episodes)
         return self.previous_listed if self.status == "unchanged" else None
+
+    @property
+    def window(self) -> int | None:
+        """N when the platform listed only its newest N episodes (by design)."""
+        if self.listing is not None:
+            return self.listing.window
+        return self.previous_window if self.status == "unchanged" else None
+
+    @property
+    def window_from(self) -> str | None:
+        """The publish date of the oldest episode inside the window."""
+        if self.listing is not None:
+            if not self.listing.window:
+                return None
+            days = [e.published for e in self.listing.episodes if e.published]
+            return min(days).isoformat() if days else None
+        return self.previous_window_from if self.status == "unchanged" else None
 
     @property
     def claimed(self) -> int | None:
@@ -459,16 +488,20 @@ class Archive:
                  "show_author": show.author if show else None,
                  "show_description": show.description if show else None,
                  "incomplete_reason": listing.incomplete_reason if listing else None,
-                 "warnings": warnings}
+                 "warnings": warnings,
+                 "window": outcome.window, "window_from": outcome.window_from}
             )
             if listing is not None and outcome.status in ("ok", "partial"):
                 seen_at = first.page_time.isoformat(timespec="seconds") if first else now_iso()
                 self._record_episodes(run_id, outcome, listing, seen_at,
-                                      complete=outcome.status == "ok")
+                                      complete=outcome.status == "ok",
+                                      window_from=outcome.window_from if listing.window
+                                      else None, windowed=bool(listing.window))
         return outcome
 
     def _record_episodes(self, run_id: int, outcome: SourceOutcome, listing: Listing,
-                         seen_at: str, *, complete: bool) -> None:
+                         seen_at: str, *, complete: bool, windowed: bool = False,
+                         window_from: str | None = None) -> None:
         source = self.source(outcome.source_id)
         existing = {
             row["episode_id"]: row
@@ -515,8 +548,12 @@ class Archive:
                                           "published": [None, row["published"]]}))
             outcome.new += len(inserts)
         if complete:
-            # Only a complete listing can say an episode is gone; never delete it.
+            # Only a complete listing can say an episode is gone; never delete it. A windowed
+            # listing speaks only for episodes newer than its oldest one: older ones (and
+            # undated ones) are beyond the window, not gone.
             for row in existing.values():
+                if windowed and not (window_from and (row["published"] or "") > window_from):
+                    continue
                 if row["listed"]:
                     self.db["platform_episodes"].update(row["id"], {"listed": 0})
                     versions.append(_version(row["id"], run_id, seen_at, "removed", {}))
@@ -527,6 +564,9 @@ class Archive:
 
 def _episode_fields(episode: Episode) -> dict[str, Any]:
     extra = {k: v for k, v in episode.extra.items() if k != "duration_precision"}
+    if episode.guid:
+        # Kept with the other platform details; matching reads it for rule `same-guid`.
+        extra["guid"] = episode.guid
     return {
         "title": episode.title,
         "published": episode.published.isoformat() if episode.published else None,

@@ -28,8 +28,8 @@ from scraper.normalize import is_strict_prefix
 # Listing statuses whose episodes were stored: the source's picture as of that capture.
 GOOD_STATUSES = ("ok", "unchanged", "partial")
 LIST_KEYS = (
-    "missing", "not_yet_seen", "extra", "date_disagreements", "title_disagreements",
-    "truncated_descriptions", "republications",
+    "missing", "not_yet_seen", "beyond_window", "extra", "date_disagreements",
+    "title_disagreements", "truncated_descriptions", "republications",
 )
 
 
@@ -49,10 +49,12 @@ def _podcasts(db: sqlite_utils.Database, podcast: int | str | None) -> list[dict
 
 def _latest_listing(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
     marks = ", ".join("?" for _ in GOOD_STATUSES)
-    # An archive written before migration m004 has no warnings column.
-    warnings = "warnings" if "warnings" in db["listings"].columns_dict else "NULL AS warnings"
+    # An archive written before migrations m004/m005 lacks these columns (NULL until synced).
+    present = db["listings"].columns_dict
+    optional = ", ".join(c if c in present else f"NULL AS {c}"
+                         for c in ("warnings", "window", "window_from"))
     rows = list(db.query(
-        f"SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, {warnings} "
+        f"SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, {optional} "
         f"FROM listings WHERE source_id = ? AND status IN ({marks}) "
         "ORDER BY fetched_at DESC, id DESC LIMIT 1",
         [source_id, *GOOD_STATUSES],
@@ -86,12 +88,16 @@ def _source_report(
         "captured_on": captured.isoformat() if captured else None,
         "claimed_count": listing["claimed_count"] if listing else None,
         "listed_count": listing["listed_count"] if listing else None,
+        "window": listing["window"] if listing else None,
         "warnings": (listing.get("warnings") or "").split("\n") if listing and
         listing.get("warnings") else [],
         "stored_count": sum(len(rows) for rows in mine.values()),
         "matched": sum(1 for e in mine if len(holders[e]) > 1),
         **{key: [] for key in LIST_KEYS},
     }
+    # A windowed listing (the platform shows only its newest N) says nothing about episodes
+    # older than the oldest one it reached: those are beyond its window, not missing.
+    window_from = _day(listing["window_from"]) if listing and listing["window"] else None
     for episode_id in sorted(episodes, key=lambda i: (episodes[i]["published"] or "", i)):
         episode = episodes[episode_id]
         rows = mine.get(episode_id)
@@ -99,7 +105,9 @@ def _source_report(
             if captured is not None:
                 when = _day(episode["published"]) or _day(episode["first_seen_at"])
                 late = when is not None and when > captured
-                out["not_yet_seen" if late else "missing"].append(_brief(episode))
+                beyond = window_from is not None and when is not None and when <= window_from
+                key = "not_yet_seen" if late else "beyond_window" if beyond else "missing"
+                out[key].append(_brief(episode))
             continue
         if holders[episode_id] == {source["id"]}:
             out["extra"].append(_brief(episode))
@@ -168,8 +176,11 @@ def diff_report(
              "claimed_count", "listed_count",      # from that listing
              "stored_count",    # platform rows currently listed, linked to an episode
              "matched",         # canonical episodes here that another source also lists
+             "window": N | null,   # the platform lists only its newest N (by design)
              "missing": [E],       # published on/before captured_on, not listed here
              "not_yet_seen": [E],  # published after captured_on, not listed here
+             "beyond_window": [E], # not listed, and not newer than the oldest episode a
+                                   # windowed listing reached: the platform's design
              "extra": [E],         # listed only by this source
              "date_disagreements": [E + {platform_episode_id, episode_id,
                                          platform_value, published_raw, days}],

@@ -497,8 +497,14 @@ class Matcher:
                 self.new_cluster(item)
 
     def _scored(self, item: Item) -> list[tuple[Cluster, float, str]]:
-        exact = {c.id: c for c in self.by_title.get(item.tkey, ())}
         results: list[tuple[Cluster, float, str]] = []
+        # The publisher's guid on both sides is proof: it wins over any title evidence.
+        for cluster in self.by_guid.get(item.guid or "", ()):
+            if item.source_id not in cluster.sources():
+                results.append((cluster, 1.0, "same-guid"))
+        if results:
+            return results
+        exact = {c.id: c for c in self.by_title.get(item.tkey, ())}
         # An exact title with a matching date cannot be beaten: skip the wider blocks.
         for cluster in (exact[k] for k in sorted(exact)):
             if item.source_id in cluster.sources():
