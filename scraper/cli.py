@@ -110,6 +110,15 @@ def _open_existing(db: Path):
         raise _fail(str(error), EXIT_ARCHIVE) from None
 
 
+def _write_stream(value) -> None:
+    """JSON as `json.dumps(indent=2)` writes it, item by item (see scraper.jsonstream)."""
+    from scraper.jsonstream import write_json
+
+    write_json(value, sys.stdout.write)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
 def _stdout():
     from scraper.tables import stdout_console
 
@@ -306,18 +315,9 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
     db_path = db or settings.db
     last: dict[str, dict] = {}
     if db_path.exists():
-        database = _open_existing(db_path)
-        # An archive not synced since migration m004 has no warnings column yet.
-        warnings = ("l.warnings" if "warnings" in database["listings"].columns_dict
-                    else "NULL as warnings")
-        for row in database.query(
-            "select s.url, l.status, l.listed_count as listed, l.claimed_count as claimed, "
-            f"l.fetched_at as captured, {warnings} from sources s "
-            "join listings l on l.source_id = s.id "
-            "where l.id = (select max(id) from listings where source_id = s.id)"
-        ):
-            row["warnings"] = row["warnings"].split("\n") if row["warnings"] else []
-            last[row.pop("url")] = row
+        from scraper.reads import sources_status
+
+        last = sources_status(_open_existing(db_path))
     rows = [{"podcast": s.podcast, "platform": s.platform, "url": s.url,
              "fetch": s.fetch or "auto",
              **last.get(s.url, {"status": "never synced", "listed": None, "claimed": None,
@@ -528,7 +528,7 @@ def episodes(
 ) -> None:
     """Canonical episodes with their chosen fields and provenance."""
     from scraper.cli_checks import known_podcast, non_negative, one_format
-    from scraper.reconcile import canonical_episodes_json
+    from scraper.reads import canonical_episodes
 
     with _usage():
         one_format(json=as_json, csv=as_csv)
@@ -536,10 +536,10 @@ def episodes(
     database = _open_existing(_db_path(db, config))
     with _usage():
         known_podcast(database, podcast)
-    rows = canonical_episodes_json(database, podcast)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        _write_stream(canonical_episodes(database, podcast))
         return
+    rows = list(canonical_episodes(database, podcast))
     if as_csv:
         from scraper.csvout import write_csv
 
@@ -611,7 +611,7 @@ def diff(
     """Drift between platforms: missing and disagreements first, then counts."""
     from scraper.cli_checks import known_platforms, known_podcast, one_format
     from scraper.diff_view import csv_rows, render_markdown, render_text
-    from scraper.drift import diff_report
+    from scraper.drift import diff_report, iter_diff_report
 
     with _usage():
         one_format(json=as_json, markdown=markdown, csv=as_csv)
@@ -628,6 +628,9 @@ def diff(
     database = _open_existing(db_path)
     with _usage():
         known_podcast(database, podcast)
+    if as_json and not kinds:
+        _write_stream(iter_diff_report(database, podcast=podcast, platforms=platform or None))
+        return
     report = diff_report(database, podcast=podcast, platforms=platform or None)
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
@@ -775,8 +778,9 @@ def notify(
     _open_existing(db_path).close()
     archive = Archive(db_path)
     try:
-        ids = [r[0] for r in archive.db.execute(
-            "SELECT id FROM podcasts WHERE ? IS NULL OR name = ?", [podcast, podcast])]
+        from scraper.reads import podcasts
+
+        ids = [r["id"] for r in podcasts(archive.db, podcast)]
         results = notify_podcasts(archive.db, settings.notify, ids, db_name=db_path.stem)
     finally:
         archive.close()

@@ -62,7 +62,9 @@ def known_platforms(values: list[str] | None) -> list[str]:
 def known_podcast(db: sqlite_utils.Database, name: str | None) -> str | None:
     if name is None:
         return None
-    names = [r[0] for r in db.execute("SELECT name FROM podcasts ORDER BY name").fetchall()]
+    from scraper.reads import podcasts
+
+    names = sorted(row["name"] for row in podcasts(db, None))
     if name not in names:
         raise UsageProblem(f"no podcast named {name!r} in the archive; it has: "
                            f"{', '.join(names) or 'none'}")

@@ -559,22 +559,15 @@ def _report(config_source: SourceConfig, outcome: SourceOutcome) -> SourceReport
 
 
 def _reconcile(archive: Archive, podcast_ids: set[int]) -> dict[str, Any]:
-    from scraper.datasette import enable_search
-    from scraper.reconcile import reconcile
-
     totals: dict[str, Any] = {}
     for podcast_id in sorted(podcast_ids):
-        # Reconcile only when the podcast's platform episodes moved since the last time.
-        mark = archive.episodes_mark(podcast_id)
-        if archive.reconciled_mark(podcast_id) == mark:
+        # Incremental: only what was queued since the podcast's last reconcile.
+        if not archive.needs_reconcile(podcast_id):
             continue
-        report = reconcile(archive.db, podcast_id)
-        archive.set_reconciled_mark(podcast_id, mark)
+        report = archive.reconcile(podcast_id)
         for key, value in getattr(report, "__dict__", {}).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 totals[key] = totals.get(key, 0) + value
-    # Full-text search over titles and descriptions, kept current by triggers.
-    enable_search(archive.db)
     return totals
 
 
@@ -701,9 +694,7 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
     outcomes: list[SourceOutcome] = []
     try:
         run_id = archive.start_run("reparse", os.getpid())
-        sql = ("select s.id, s.url, s.platform, p.name, p.id from sources s "
-               "join podcasts p on p.id = s.podcast_id order by s.id")
-        rows = [r for r in archive.db.execute(sql).fetchall()
+        rows = [r for r in archive.all_sources()
                 if (not podcast or r[3] == podcast) and (not platform or r[2] == platform)]
         reports = []
         for source_id, url, platform_name, podcast_name, _ in rows:
