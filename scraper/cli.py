@@ -570,13 +570,8 @@ def episode(
     as_json: JsonOpt = False,
 ) -> None:
     """One canonical episode: every platform's listing side by side, conflicts, history."""
-    from scraper.episode_view import (
-        EpisodeNotFound,
-        episode_record,
-        find_episode_id,
-        render_text,
-        to_json,
-    )
+    from scraper.episode_view import render_text, to_json
+    from scraper.reads import EpisodeNotFound, episode_record, find_episode_id
 
     database = _open_existing(_db_path(db, config))
     try:
