@@ -317,7 +317,8 @@ class EpisodeNotFound(LookupError):
 
 
 def find_episode_id(db: sqlite_utils.Database, wanted: str) -> int:
-    """A canonical id from an id or a title (exact, then case-insensitive, then a part)."""
+    """A canonical id from an id or a title (exact, then case-insensitive, then a part).
+    A title typed by a person is looked for across the episodes table (one scan, once)."""
     if wanted.strip().isdigit():
         row = db.execute("SELECT id FROM episodes WHERE id = ?", [int(wanted)]).fetchone()
         if row is None:
