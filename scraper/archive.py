@@ -300,6 +300,58 @@ def m012_report_indexes(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _provenance(column: str) -> str:
+    """'rss:210' (platform:row id) as the platform and its own episode id."""
+    row = f"CAST(substr(e.{column}, instr(e.{column}, ':') + 1) AS INTEGER)"
+    return (f"(SELECT pe.platform || ' ' || pe.episode_id FROM platform_episodes pe "
+            f"WHERE pe.id = {row}) AS {column.removesuffix('_source')}_from")
+
+
+# Labelled views for people browsing the archive (Datasette): names instead of row ids.
+VIEWS = {
+    "episodes_labelled": (
+        "SELECT e.id, p.name AS podcast, e.title, e.published, e.duration_seconds, "
+        "e.platforms, e.description_truncated, "
+        + ", ".join(_provenance(c) for c in (
+            "title_source", "published_source", "duration_source", "description_source"))
+        + " FROM episodes e JOIN podcasts p ON p.id = e.podcast_id"
+    ),
+    "episode_links_labelled": (
+        "SELECT l.episode_id AS episode, e.title AS canonical_title, pe.platform, "
+        "pe.episode_id AS platform_episode_id, pe.title AS platform_title, pe.published, "
+        "pe.published_raw, pe.url, l.score, l.rule, l.republication, pe.listed "
+        "FROM episode_links l JOIN platform_episodes pe ON pe.id = l.platform_episode_id "
+        "JOIN episodes e ON e.id = l.episode_id"
+    ),
+    "recent_changes": (
+        "SELECT v.id AS version, v.seen_at, v.run_id, pe.platform, p.name AS podcast, "
+        "pe.episode_id AS platform_episode_id, pe.title, v.change, v.changes "
+        "FROM platform_episode_versions v "
+        "JOIN platform_episodes pe ON pe.id = v.platform_episode_id "
+        "JOIN podcasts p ON p.id = pe.podcast_id ORDER BY v.id DESC"
+    ),
+}
+
+
+@migrations()
+def m030_views(db: sqlite_utils.Database) -> None:
+    # After m010_reconcile_index: the reconciled tables the views read exist.
+    create_views(db)
+
+
+def create_views(db: sqlite_utils.Database) -> None:
+    for name, sql in VIEWS.items():
+        db.execute(f"DROP VIEW IF EXISTS {name}")
+        db.execute(f"CREATE VIEW {name} AS {sql}")
+
+
+@migrations()
+def m031_drift_reported(db: sqlite_utils.Database) -> None:
+    # Drift already reported by `scraper diff --fail-on`: only drift not in here is new.
+    db["drift_reported"].create({"key": str, "kind": str, "podcast_id": int,
+                                 "first_reported_at": str}, pk="key")
+
+
 # Per-source presence on each link: the platform episode's source and whether that source
 # lists it now (platform_episodes.listed, NULL read as 1). "Missing per platform" asks, for
 # each canonical episode, "does source S list it?": with these copied onto the link that is
@@ -411,6 +463,29 @@ class SourceOutcome:
         if self.listing is not None:
             return self.listing.show.claimed_count if self.listing.show else None
         return self.previous_claimed if self.status == "unchanged" else None
+
+
+# Tables every archive has from its first migration: a file without them is not ours.
+ARCHIVE_TABLES = ("podcasts", "sources", "listings", "platform_episodes")
+
+
+def open_existing(path: Path | str) -> sqlite_utils.Database:
+    """Open an archive for reading, or raise ArchiveError with one line saying why.
+
+    Never creates anything: no file, no lock, no migration (a read command must not turn a
+    mistyped path into an empty archive)."""
+    from scraper.dbfaults import check_archive_file
+    from scraper.errors import ArchiveError
+
+    path = Path(path)
+    check_archive_file(path, writing=False)  # ArchiveError: one line saying what it is
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA busy_timeout = 10000")
+    if not set(ARCHIVE_TABLES) <= set(db.table_names()):  # an empty file or empty SQLite
+        db.close()
+        raise ArchiveError(f"{path} is not a scraper archive (it has no archive tables yet); "
+                           "run `scraper sync` with it, or give --db an archive")
+    return db
 
 
 class Archive:
@@ -782,3 +857,10 @@ def _version(pe_id: int, run_id: int, seen_at: str, change: str, changes: dict) 
     return {"platform_episode_id": pe_id, "run_id": run_id, "seen_at": seen_at,
             "change": change,
             "changes": json.dumps(changes, ensure_ascii=False, default=str) if changes else None}
+
+
+def record_drift_reported(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
+    """Record the drift keys one `diff --fail-on` check saw, in one transaction (keys already
+    there are kept as first reported)."""
+    with db.conn:
+        db["drift_reported"].insert_all(rows, ignore=True)

@@ -33,7 +33,13 @@ from scraper.resources import shipped
 
 __all__ = ["coverage_sql", "enable_search", "metadata_for", "present_platforms", "serve"]
 
-METADATA_PATH = shipped("data") / "metadata.json"
+DATA_DIR = shipped("data")  # the checkout's data/, or the wheel's copy
+METADATA_PATH = DATA_DIR / "metadata.json"
+# Our Datasette plugin (SQL functions, canned queries on the index) and templates.
+PLUGINS_DIR = DATA_DIR / "plugins"
+TEMPLATES_DIR = DATA_DIR / "templates"
+# vega, vega-lite and vega-embed from npm (BSD-3-Clause), served locally: no CDN.
+VEGA_DIR = DATA_DIR / "static" / "vega"
 TEMPLATE_DATABASE = "archive"
 CONTRACT_PLATFORMS = ("rss", "audible", "castbox", "podimo", "podtail", "radionet")
 # Kept in sync with scraper.datasette_feed.SHIM (not imported: that module needs Datasette).
@@ -105,9 +111,10 @@ def serve_command(
         sys.executable, "-m", "datasette", "serve", str(db_path),
         "--metadata", str(metadata_path), "--host", host, "--port", str(port),
         "--setting", "sql_time_limit_ms", "5000",
+        # Datasette takes one --plugins-dir: serve() copies ours into its folder.
+        "--plugins-dir", str(plugins_dir or PLUGINS_DIR), "--template-dir", str(TEMPLATES_DIR),
+        "--static", f"vega:{VEGA_DIR}",
     ]
-    if plugins_dir is not None:
-        command += ["--plugins-dir", str(plugins_dir)]
     return command
 
 
@@ -202,6 +209,8 @@ def serve(
         plugins = folder / "plugins"
         plugins.mkdir()
         (plugins / "scraper_feed.py").write_text(FEED_PLUGIN_SHIM, "utf-8")
+        for plugin in PLUGINS_DIR.glob("*.py"):  # SQL functions, index reports, chart
+            shutil.copyfile(plugin, plugins / plugin.name)
         process = DatasetteProcess(serve_command(db_path, metadata_path, host, port, plugins),
                                    preexec_fn=_die_with_parent)
     except BaseException:

@@ -365,3 +365,70 @@ def alerted_keys(db: sqlite_utils.Database, podcast_id: int) -> set[str]:
         return set()
     return {r[0] for r in db.execute(
         "SELECT key FROM alerts_sent WHERE podcast_id = ?", [podcast_id])}
+
+
+# One episode (`scraper episode ID|TITLE`)
+
+
+class EpisodeNotFound(LookupError):
+    """No episode, or several, match; the message says which and what to do."""
+
+
+def find_episode_id(db: sqlite_utils.Database, wanted: str) -> int:
+    """A canonical id from an id or a title (exact, then case-insensitive, then a part).
+    A title typed by a person is looked for across the episodes table (one scan, once)."""
+    if wanted.strip().isdigit():
+        row = db.execute("SELECT id FROM episodes WHERE id = ?", [int(wanted)]).fetchone()
+        if row is None:
+            raise EpisodeNotFound(f"no canonical episode #{wanted}; `scraper episodes` "
+                                  "lists them")
+        return row[0]
+    for sql, value in (
+        ("SELECT id, title FROM episodes WHERE title = ?", wanted),
+        ("SELECT id, title FROM episodes WHERE lower(title) = lower(?)", wanted),
+        ("SELECT id, title FROM episodes WHERE title LIKE ? ESCAPE '\\'",
+         "%" + wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"),
+    ):
+        rows = db.execute(sql + " AND platforms > 0 ORDER BY published DESC, id DESC",
+                          [value]).fetchall()
+        if len(rows) == 1:
+            return rows[0][0]
+        if len(rows) > 1:
+            shown = "; ".join(f"#{i} {t}" for i, t in rows[:5])
+            more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+            raise EpisodeNotFound(f"{len(rows)} episodes match {wanted!r}: {shown}{more}; "
+                                  "give the id")
+    raise EpisodeNotFound(f"no canonical episode titled like {wanted!r}; `scraper episodes` "
+                          "lists them")
+
+
+def episode_record(db: sqlite_utils.Database, episode_id: int) -> dict[str, Any]:
+    """The canonical row, its platform listings, conflicts and history (oldest first)."""
+    episode = next(db.query(
+        "SELECT e.*, p.name AS podcast FROM episodes e JOIN podcasts p ON p.id = e.podcast_id "
+        "WHERE e.id = ?", [episode_id]))
+    listings = list(db.query(
+        "SELECT pe.id, pe.platform, pe.episode_id, pe.title, pe.published_raw, pe.published, "
+        "pe.published_flag, pe.duration_seconds, pe.description, pe.description_truncated, "
+        "pe.url, pe.listed, l.score, l.rule, l.republication FROM episode_links l "
+        "JOIN platform_episodes pe ON pe.id = l.platform_episode_id WHERE l.episode_id = ? "
+        "ORDER BY pe.platform != 'rss', pe.platform, pe.id", [episode_id]))
+    conflicts = [
+        {"field": row["field"], "values": json.loads(row["values"]), "detail": row["detail"]}
+        for row in db.query('SELECT field, "values", detail FROM conflicts WHERE episode_id = ? '
+                            "ORDER BY field", [episode_id])]
+    history = [
+        {**row, "changes": json.loads(row["changes"]) if row["changes"] else {}}
+        for row in db.query(
+            "SELECT v.seen_at, v.run_id, pe.platform, pe.episode_id, v.change, v.changes "
+            "FROM platform_episode_versions v JOIN episode_links l "
+            "ON l.platform_episode_id = v.platform_episode_id "
+            "JOIN platform_episodes pe ON pe.id = v.platform_episode_id "
+            "WHERE l.episode_id = ? ORDER BY v.seen_at, v.id", [episode_id])]
+    return {"episode": episode, "listings": listings, "conflicts": conflicts,
+            "history": history}
+
+
+def drift_reported_keys(db: sqlite_utils.Database) -> set[str]:
+    """Every drift key a `diff --fail-on` check has recorded (scraper.drift_alerts)."""
+    return {row["key"] for row in db.query("SELECT key FROM drift_reported")}

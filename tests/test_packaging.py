@@ -72,6 +72,11 @@ def test_wheel_has_every_module_and_shipped_file(installed: tuple[Path, Path]) -
                for p in (ROOT / pkg).rglob("*.py") if "__pycache__" not in p.parts}
     assert modules - names == set()
     assert "scraper/_data/metadata.json" in names
+    served = {f"scraper/_data/{p.relative_to(ROOT / 'data').as_posix()}"
+              for p in (ROOT / "data").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+              and p.suffix not in (".db", ".lock", ".toml") and "-wal" not in p.name
+              and "-shm" not in p.name}
+    assert served - names == set()  # metadata, plugins, templates, static files
     recorded = {f"scraper/_fixtures/{p.relative_to(ROOT / 'fixtures').as_posix()}"
                 for p in (ROOT / "fixtures").rglob("*") if p.is_file() and p.suffix != ".py"}
     assert recorded - names == set()
