@@ -348,8 +348,8 @@ def create_views(db: sqlite_utils.Database) -> None:
 @migrations()
 def m031_drift_reported(db: sqlite_utils.Database) -> None:
     # Drift already reported by `scraper diff --fail-on`: only drift not in here is new.
-    db["drift_reported"].create({"key": str, "kind": str, "podcast_id": int,
-                                 "first_reported_at": str}, pk="key")
+    db.table("drift_reported").create({"key": str, "kind": str, "podcast_id": int,
+                                       "first_reported_at": str}, pk="key")
 
 
 # Per-source presence on each link: the platform episode's source and whether that source
@@ -863,4 +863,4 @@ def record_drift_reported(db: sqlite_utils.Database, rows: list[dict[str, Any]])
     """Record the drift keys one `diff --fail-on` check saw, in one transaction (keys already
     there are kept as first reported)."""
     with db.conn:
-        db["drift_reported"].insert_all(rows, ignore=True)
+        db.table("drift_reported").insert_all(rows, ignore=True)
