@@ -53,12 +53,18 @@ def nuxt_state(html: str) -> Any | None:
             return unflatten(json.loads(found.group("body")))
         except (ValueError, NuxtStateError, RecursionError):
             pass
+    # A Nuxt 3 page also says `window.__NUXT__={};window.__NUXT__.config=...`: an empty
+    # stub is only the answer when no assignment holds more.
+    stub: Any | None = None
     for match in _NUXT2.finditer(html):
         try:
-            return parse_js_value(html, match.end())
+            value = parse_js_value(html, match.end())
         except (NuxtStateError, RecursionError):
             continue
-    return None
+        if value or value is False or value == 0:
+            return value
+        stub = value if stub is None else stub
+    return stub
 
 
 # -- Nuxt 3: devalue.stringify's flattened array ------------------------------------------------

@@ -11,7 +11,9 @@ adapter reads is the form our recordings use (fixtures/podtail/build_fixtures.py
   `.podcast-description`). Podtail prints no episode count: `claimed_count` stays None.
   There is no API: rows (or the "No episodes found." end of the paging) are required; a page
   with neither fails as `layout`.
-- rows: `#episodes li.episode[data-episode-id]` (Podtail's numeric episode id) with
+- rows: `#episodes li.episode[data-episode-id]` (Podtail's numeric episode id; also
+  `data-id` or `id="episode-N"`; a row without it fails the page, since any other id would
+  silently turn every archived episode into a removed one) with
   `.episode-title a[href=/<lang>/podcast/<show>/<episode-slug>/][title=<full title>]`,
   `.episode-date` ("19. mai 2026", "19. Mai 2026", "May 19, 2026"), `.episode-duration`
   ("58 min", "1 t 2 min", "1 Std. 2 Min."), `.episode-description` (an excerpt, cut with
@@ -234,12 +236,15 @@ class PodtailAdapter(Adapter):
         link = _first(row, ROW_TITLE_LINKS) or row.css_first("a[href*='/podcast/']")
         href = urljoin(base, link.attributes.get("href") or "") if link is not None else None
         title = (link.attributes.get("title") or _text(link)) if link is not None else None
-        episode_id = row.attributes.get("data-episode-id") or row.attributes.get("data-id")
-        if not episode_id and href:
-            found = EPISODE_URL.match(href)
-            episode_id = found.group("episode") if found else None
-        if not episode_id or not title:
-            raise self.layout_error(capture, "an episode row without an id or a title")
+        episode_id = _episode_number(row)
+        if not title:
+            raise self.layout_error(capture, "an episode row without a title")
+        if not episode_id:
+            # Another id (the URL slug) would silently make every episode new and every
+            # archived one removed: the source fails instead.
+            raise self.layout_error(
+                capture, f"episode row {title!r} carries no Podtail episode number "
+                         "(data-episode-id, data-id or id=\"episode-N\")")
         audio = None
         for anchor in row.css("a[href]"):
             target = anchor.attributes.get("href") or ""
@@ -259,6 +264,19 @@ class PodtailAdapter(Adapter):
             url=href,
             audio_url=audio or None,
         )
+
+
+_ELEMENT_ID = re.compile(r"^episode-(\d+)$")
+
+
+def _episode_number(row) -> str | None:
+    """Podtail's numeric episode id: `data-episode-id`, `data-id`, else `id="episode-N"`."""
+    for name in ("data-episode-id", "data-id"):
+        value = (row.attributes.get(name) or "").strip()
+        if value:
+            return value
+    found = _ELEMENT_ID.match((row.attributes.get("id") or "").strip())
+    return found.group(1) if found else None
 
 
 ADAPTER = PodtailAdapter

@@ -202,6 +202,7 @@ class RadioNetAdapter(Adapter):
         show = Show(url=self.canonical_url(capture.url), title=facts.get("title"),
                     claimed_count=facts.get("count"))
         episodes: list[Episode] = []
+        warnings: list[str] = []
         if state is not None:
             podcast, container = self._find_in_state(state, slug)
             if podcast:
@@ -216,13 +217,13 @@ class RadioNetAdapter(Adapter):
                 if show.claimed_count is None and isinstance(total, int):
                     show.claimed_count = total
         if not episodes:
-            episodes = self._dom_episodes(capture, tree)
+            episodes = self._dom_episodes(capture, tree, warnings)
         self._fill_show_from_page(show, tree)
         if not show.title:
             raise self.layout_error(
                 capture, "no podcast title (og:title, JSON-LD PodcastSeries, page state or h1)")
         listing = Listing(platform=self.name, url=capture.url, show=show, episodes=episodes,
-                          page_kind="show")
+                          page_kind="show", warnings=warnings)
         listing.next = [api_url(slug, 0)] if show.claimed_count != 0 else []
         if not episodes and show.claimed_count != 0:
             listing.warnings.append(layout_drift(
@@ -304,18 +305,20 @@ class RadioNetAdapter(Adapter):
         episode.audio_url = audio if isinstance(audio, str) and audio.startswith("http") else None
         return episode
 
-    def _dom_episodes(self, capture: Capture, tree) -> list[Episode]:
+    def _dom_episodes(self, capture: Capture, tree, warnings: list[str]) -> list[Episode]:
         rows = tree.css('[data-testid="episode-item"]') or tree.css(
             'li[class*="EpisodeListItem_item"]'
         )
         episodes = []
+        unnamed: list[str] = []
         for row in rows:
             title = text(row.css_first('[data-testid="episode-title"]') or row.css_first("h3"))
             ident = row.attributes.get("data-episode-id")
             if not title:
                 continue
-            if not ident:
-                raise self.layout_error(capture, f"episode row {title!r} carries no episode id")
+            if not ident:  # unmergeable with the API's rows: the API's copy stands alone
+                unnamed.append(title)
+                continue
             date_node = row.css_first('[data-testid="episode-date"]') or row.css_first("time")
             description = row.css_first('[data-testid="episode-description"]')
             episodes.append(Episode(
@@ -324,6 +327,10 @@ class RadioNetAdapter(Adapter):
                 published_raw=text(date_node),
                 description=description.inner_html if description is not None else None,
             ))
+        if unnamed:
+            warnings.append(layout_drift(
+                f"{len(unnamed)} episode row(s) without data-episode-id, not merged",
+                ("data-episode-id",)))
         return episodes
 
     def _fill_show_from_page(self, show: Show, tree) -> None:
