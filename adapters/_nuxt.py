@@ -44,6 +44,12 @@ class NuxtStateError(ValueError):
     """The state is not in a form this reader understands."""
 
 
+# What a hostile or broken state makes the readers raise (bad escapes, huge numbers, dates
+# beyond the calendar, references out of range): the page then has no readable state.
+_UNREADABLE = (NuxtStateError, RecursionError, ValueError, TypeError, IndexError, KeyError,
+               OverflowError, OSError)
+
+
 def nuxt_state(html: str) -> Any | None:
     """The page's Nuxt state (Nuxt 3 `__NUXT_DATA__` first, then Nuxt 2 `window.__NUXT__`),
     or None when the page has none or it cannot be read."""
@@ -51,7 +57,7 @@ def nuxt_state(html: str) -> Any | None:
     if found:
         try:
             return unflatten(json.loads(found.group("body")))
-        except (ValueError, NuxtStateError, RecursionError):
+        except _UNREADABLE:
             pass
     # A Nuxt 3 page also says `window.__NUXT__={};window.__NUXT__.config=...`: an empty
     # stub is only the answer when no assignment holds more.
@@ -59,7 +65,7 @@ def nuxt_state(html: str) -> Any | None:
     for match in _NUXT2.finditer(html):
         try:
             value = parse_js_value(html, match.end())
-        except (NuxtStateError, RecursionError):
+        except _UNREADABLE:
             continue
         if value or value is False or value == 0:
             return value
@@ -316,11 +322,11 @@ class _Js:
                 pairs = args[0] if args and args[0] is not None else []
                 return {_hashable(k): v for k, v in pairs}
             if kind == "Array":
-                return [None] * int(args[0]) if args else []
+                return [None] * _length(args[0]) if args else []
             raise NuxtStateError(f"new {kind} is not a value this reader knows")
         if name == "Array" and self.peek("("):
             args = self.arguments(scope)
-            return [None] * int(args[0]) if len(args) == 1 and isinstance(args[0], int) \
+            return [None] * _length(args[0]) if len(args) == 1 and isinstance(args[0], int) \
                 else list(args)
         if name == "Object":
             if self.eat("."):
@@ -523,11 +529,23 @@ class _Js:
 
 
 _PENDING = object()
+#: More items than any page state holds: `Array(1e12)` or `a[99999999999]=1` is hostile.
+_MAX_ITEMS = 1_000_000
+
+
+def _length(value: Any) -> int:
+    """A list length or index as written, refused when negative, fractional or huge."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise NuxtStateError(f"not a length: {value!r}")
+    if not 0 <= value <= _MAX_ITEMS or value != int(value):
+        raise NuxtStateError(f"a length out of range: {value!r}")
+    return int(value)
 
 
 def _get(target: Any, key: Any) -> Any:
     if isinstance(target, list) and isinstance(key, int | float):
-        return target[int(key)]
+        index = _length(key)
+        return target[index] if index < len(target) else None
     if isinstance(target, dict):
         return target.get(str(key) if not isinstance(key, str) else key)
     raise NuxtStateError(f"cannot read {key!r} of {type(target).__name__}")
@@ -535,7 +553,7 @@ def _get(target: Any, key: Any) -> Any:
 
 def _put(target: Any, key: Any, value: Any) -> None:
     if isinstance(target, list) and isinstance(key, int | float):
-        index = int(key)
+        index = _length(key)
         if index >= len(target):
             target.extend([None] * (index + 1 - len(target)))
         target[index] = value

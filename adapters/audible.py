@@ -44,10 +44,9 @@ a normal page is ignored.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -55,9 +54,12 @@ from adapters.base import (
     Adapter,
     BlockMarker,
     Fact,
+    join_url,
     json_ld,
     layout_drift,
     meta,
+    parse_json,
+    split_url,
     strip_tracking,
     text,
 )
@@ -164,7 +166,7 @@ class AudibleAdapter(Adapter):
         match = PODCAST_URL.match(url.strip())
         if not match:
             return strip_tracking(url)
-        parts = urlsplit(url.strip())
+        parts = split_url(url.strip())
         path = f"/podcast/{_slug(match)}/{match['list'] or ''}{match['asin'].upper()}"
         query = ""
         if match["list"]:
@@ -286,7 +288,7 @@ class AudibleAdapter(Adapter):
             raise self.layout_error(
                 capture, "no episode rows (li.productListItem) in the episode list"
             )
-        page_text = dict(parse_qsl(urlsplit(url).query)).get("page", "1")
+        page_text = dict(parse_qsl(split_url(url).query)).get("page", "1")
         page = int(page_text) if page_text.isdigit() else 1
         listing = Listing(platform=self.name, url=url, show=None, episodes=episodes,
                           page_kind="episodes")
@@ -311,7 +313,7 @@ class AudibleAdapter(Adapter):
             )
             link = button if button.tag == "a" else button.css_first("a[href]")
             if not disabled and link is not None and link.attributes.get("href"):
-                target = dict(parse_qsl(urlsplit(link.attributes["href"] or "").query)).get("page")
+                target = dict(parse_qsl(split_url(link.attributes["href"] or "").query)).get("page")
                 if target and target.isdigit() and int(target) > page:
                     return int(target)
                 return page + 1
@@ -400,7 +402,7 @@ class AudibleAdapter(Adapter):
                 description_truncated=_is_cut(
                     description_node.text() if description_node is not None else None
                 ),
-                url=self.canonical_url(urljoin(capture.url, href)) if href else None,
+                url=self.canonical_url(join_url(capture.url, href)) if href else None,
                 audio_url=None,
             ))
         return episodes
@@ -415,8 +417,8 @@ class AudibleAdapter(Adapter):
             if " ".join(node.text().split()).lower() in SHOW_LINK_LABELS:
                 candidates.append(node)
         for node in candidates:
-            target = urljoin(capture.url, node.attributes.get("href") or "")
-            found = _ASIN_AT_END.search(urlsplit(target).path)
+            target = join_url(capture.url, node.attributes.get("href") or "")
+            found = _ASIN_AT_END.search(split_url(target).path)
             if found and found["asin"] != asin and PODCAST_URL.match(target):
                 return self.show_url(target)
         return None
@@ -456,7 +458,7 @@ def _product_metadata(tree: LexborHTMLParser) -> dict:
     merged: dict = {}
     for script in tree.css('adbl-product-metadata script[type="application/json"]'):
         try:
-            data = json.loads(script.text() or "")
+            data = parse_json(script.text() or "")
         except ValueError:
             continue
         if isinstance(data, dict):
@@ -470,7 +472,7 @@ def _row_asin(row: Any, href: str | None) -> str | None:
     if re.fullmatch(ASIN, asin):
         return asin
     if href:
-        found = _ASIN_AT_END.search(urlsplit(href).path)
+        found = _ASIN_AT_END.search(split_url(href).path)
         if found:
             return found["asin"].upper()
     return None

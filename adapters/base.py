@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -31,9 +31,31 @@ TRACKING_PARAMS = re.compile(
 )
 
 
+def split_url(url: str) -> SplitResult:
+    """`urlsplit`, but a link no parser can split (`http://[::1/`, a bad port) gives empty
+    parts instead of a ValueError: pages hold whatever links their authors typed."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+        return parts
+    except ValueError:
+        return SplitResult("", "", "", "", "")
+
+
+def join_url(base: str, href: str) -> str:
+    """`urljoin`, but a link that cannot be resolved is kept as printed."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return href
+
+
 def strip_tracking(url: str, *, keep: tuple[str, ...] = ()) -> str:
-    """The URL without tracking query parameters and without a fragment."""
-    parts = urlsplit(url)
+    """The URL without tracking query parameters and without a fragment (a link that
+    cannot be split is kept as printed)."""
+    parts = split_url(url)
+    if not any(parts):
+        return url
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
@@ -44,6 +66,15 @@ def strip_tracking(url: str, *, keep: tuple[str, ...] = ()) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Toolkit: readers every adapter uses instead of its own copy.
+
+
+def parse_json(raw: str | bytes, **options: Any) -> Any:
+    """`json.loads`, with JSON nested too deeply for Python's parser (a hostile
+    `[[[[...` 100,000 deep) raised as the ValueError every other bad JSON raises."""
+    try:
+        return json.loads(raw, **options)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 def text(node: Any) -> str | None:
     """A node's (or a string's) text with whitespace collapsed; None when empty."""
@@ -101,7 +132,7 @@ def json_ld(tree: Any, *types: str) -> list[dict[str, Any]]:
     for script in tree.css('script[type="application/ld+json"]'):
         raw = (script.text() or "").strip().removeprefix("<!--").removesuffix("-->").strip()
         try:
-            data = json.loads(raw, strict=False)
+            data = parse_json(raw, strict=False)
         except ValueError:
             continue
         stack = list(data) if isinstance(data, list) else [data]
@@ -138,7 +169,7 @@ def next_data(tree: Any) -> dict[str, Any] | None:
     if not raw:
         return None
     try:
-        data = json.loads(raw)
+        data = parse_json(raw)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -152,6 +183,8 @@ _HEX_ID = re.compile(rb"[0-9a-fA-F]+")
 #: Row tags followed by `<hex byte length>,` and that many bytes (text and typed arrays).
 _LENGTH_TAGS = frozenset(b"TAOoUSsLlGgMmVb")
 _REF_ID = re.compile(r"[0-9a-fA-F]+")
+#: Rows referring to rows referring to rows...: deeper than this is not a page's state.
+MAX_REFERENCE_DEPTH = 200
 
 
 def flight_stream(html: str) -> bytes | None:
@@ -229,7 +262,7 @@ def flight_rows(stream: bytes) -> dict[str, Any]:
         if tag is None or (65 <= tag <= 90 and tag != ord("T")):
             continue  # I[...] modules, HL[...] hints, E errors, D debug, W console...
         try:
-            rows.setdefault(key, json.loads(stream[colon + 1:line_end]))
+            rows.setdefault(key, parse_json(stream[colon + 1:line_end]))
         except ValueError:
             continue
     return rows
@@ -252,8 +285,8 @@ def next_flight(html: str) -> dict[str, Any]:
         key = key.lower().lstrip("0") or "0"
         if key in done:
             return done[key]
-        if key not in raw or key in active:
-            return None
+        if key not in raw or key in active or len(active) > MAX_REFERENCE_DEPTH:
+            return None  # unknown, a cycle, or a chain of references no page has
         active.add(key)
         value = resolve(raw[key])
         active.discard(key)
@@ -298,8 +331,11 @@ def next_flight(html: str) -> dict[str, Any]:
             return {k: resolve(v) for k, v in value.items()}
         return value
 
-    for key in raw:
-        row(key)
+    try:
+        for key in raw:
+            row(key)
+    except RecursionError:  # values nested deeper than any page's state
+        return {}
     return done
 
 

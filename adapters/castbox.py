@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, unquote
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -41,14 +40,17 @@ from adapters.base import (
     Adapter,
     BlockMarker,
     Fact,
+    join_url,
     layout_drift,
     meta,
+    parse_json,
+    split_url,
     strip_tracking,
     text,
 )
 from scraper.errors import FetchError
 from scraper.models import Capture, Episode, Listing, Show
-from scraper.normalize import DateStyle, date_from_timestamp
+from scraper.normalize import DateStyle, date_from_timestamp, parse_duration
 
 SITE = "https://castbox.fm"
 API_BASE = "https://everest.castbox.fm/data/episode_list/v2"
@@ -203,7 +205,7 @@ class CastboxAdapter(Adapter):
         `country` is kept. API URLs are left exactly as built (they are signed)."""
         if API_URL.search(url):
             return url
-        parts = urlsplit(strip_tracking(url))
+        parts = split_url(strip_tracking(url))
         host = parts.netloc.lower()
         if host in ("castbox.fm", "www.castbox.fm"):
             host = "castbox.fm"
@@ -244,7 +246,7 @@ class CastboxAdapter(Adapter):
 
     @staticmethod
     def _api_position(url: str) -> str:
-        params = dict(parse_qsl(urlsplit(url).query))
+        params = dict(parse_qsl(split_url(url).query))
         skip = params.get("skip")
         if skip is None:
             return ""
@@ -255,7 +257,7 @@ class CastboxAdapter(Adapter):
 
     def _api_payload(self, capture: Capture) -> list[dict[str, Any]]:
         try:
-            payload = json.loads(capture.text)
+            payload = parse_json(capture.text)
         except ValueError:
             raise self.layout_error(capture, "episode list API answered with no JSON") from None
         if not isinstance(payload, dict):
@@ -276,7 +278,7 @@ class CastboxAdapter(Adapter):
 
     def _parse_api(self, capture: Capture) -> Listing:
         items = self._api_payload(capture)
-        params = dict(parse_qsl(urlsplit(capture.url).query))
+        params = dict(parse_qsl(split_url(capture.url).query))
         cid = params.get("cid", "")
         episodes = self._state_episodes(items, cid, capture)
         limit = _int(params.get("limit")) or PAGE_LIMIT
@@ -297,7 +299,7 @@ class CastboxAdapter(Adapter):
         if not match:
             return None
         try:
-            state = json.loads(unquote(match.group(1)))
+            state = parse_json(unquote(match.group(1)))
         except ValueError:
             raise self.layout_error(capture, "window.__INITIAL_STATE__ is not JSON") from None
         return state if isinstance(state, dict) else None
@@ -451,7 +453,7 @@ class CastboxAdapter(Adapter):
             raw_date = str(raw_date) if raw_date not in (None, "") else None
             duration = item.get("duration")
             seconds = (
-                round(duration / 1000)
+                parse_duration(duration, unit="ms").seconds
                 if isinstance(duration, int | float) and not isinstance(duration, bool)
                 and duration > 0 else None
             )
@@ -505,7 +507,7 @@ class CastboxAdapter(Adapter):
                     published_raw=text(date_node),
                     duration_raw=text(time_node),
                     description=text(des_node),
-                    url=urljoin(SITE + "/", href.split("?")[0]),
+                    url=join_url(SITE + "/", href.split("?")[0]),
                     audio_url=None,
                 )
             )

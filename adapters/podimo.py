@@ -40,22 +40,26 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
 from adapters.base import (
     Adapter,
     Fact,
+    dig,
     find_objects,
+    join_url,
     layout_drift,
     next_data,
     nuxt_state,
+    parse_json,
+    split_url,
     strip_tracking,
     text,
 )
 from scraper.models import Capture, Episode, Listing, Request, Show
-from scraper.normalize import ENGLISH, DateStyle, date_from_timestamp
+from scraper.normalize import ENGLISH, DateStyle, date_from_timestamp, parse_duration
 
 REGIONS = ("no", "dk", "de", "es", "nl", "fi", "uk", "mx", "latam", "en")
 _REGION = "|".join(REGIONS)
@@ -145,7 +149,7 @@ class PodimoAdapter(Adapter):
     def canonical_url(self, url: str) -> str:
         if GRAPHQL_URL.match(url):
             return strip_tracking(url)
-        parts = urlsplit(strip_tracking(url))
+        parts = split_url(strip_tracking(url))
         host = parts.netloc.lower().removeprefix("www.")
         path = parts.path.rstrip("/") or "/"
         return urlunsplit(("https", host, path, parts.query, ""))
@@ -182,7 +186,7 @@ class PodimoAdapter(Adapter):
             pre = LexborHTMLParser(body).css_first("pre")
             body = pre.text() if pre is not None else ""
         try:
-            payload = json.loads(body)
+            payload = parse_json(body)
         except ValueError:
             raise self.layout_error(capture, "the GraphQL answer is not JSON") from None
         data = payload.get("data") if isinstance(payload, dict) else None
@@ -226,14 +230,14 @@ class PodimoAdapter(Adapter):
         variables: Any = None
         if capture.request_body:
             try:
-                sent = json.loads(capture.request_body)
+                sent = parse_json(capture.request_body)
             except ValueError:
                 sent = None
             variables = sent.get("variables") if isinstance(sent, dict) else None
         else:
-            raw = dict(parse_qsl(urlsplit(capture.url).query)).get("variables")
+            raw = dict(parse_qsl(split_url(capture.url).query)).get("variables")
             try:
-                variables = json.loads(raw or "{}")
+                variables = parse_json(raw or "{}")
             except ValueError:
                 variables = None
         return variables if isinstance(variables, dict) else {}
@@ -292,7 +296,7 @@ class PodimoAdapter(Adapter):
     @staticmethod
     def _state(tree, html: str) -> tuple[Any, str | None]:
         data = next_data(tree)
-        props = data.get("props", {}).get("pageProps") if isinstance(data, dict) else None
+        props = dig(data, "props", "pageProps")
         if isinstance(props, dict):
             return props, "__NEXT_DATA__"
         state = nuxt_state(html)
@@ -350,7 +354,8 @@ class PodimoAdapter(Adapter):
             title=item["title"],
             published=exact,
             published_raw=str(published_raw) if published_raw is not None else None,
-            duration_seconds=round(duration) if isinstance(duration, int | float) else None,
+            duration_seconds=parse_duration(duration).seconds
+            if isinstance(duration, int | float) and not isinstance(duration, bool) else None,
             duration_raw=item.get("durationLabel"),
             description=item.get("description"),
             url=url,
@@ -413,7 +418,7 @@ class PodimoAdapter(Adapter):
         base = capture.final_url or capture.url
         for row in rows:
             link = row.css_first('a[href*="/episode/"]')
-            href = urljoin(base, link.attributes.get("href") or "") if link is not None else ""
+            href = join_url(base, link.attributes.get("href") or "") if link is not None else ""
             found = EPISODE_URL.match(href)
             row_title = text(row.css_first('[data-cy="EpisodeTitle"]'))
             if found is None or not row_title:

@@ -35,13 +35,12 @@ same and needs no click (`browser_next` stays None).
 
 from __future__ import annotations
 
-import json
 import re
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, strip_tracking, text
+from adapters.base import Adapter, join_url, parse_json, split_url, strip_tracking, text
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle
 
@@ -116,7 +115,7 @@ class PodtailAdapter(Adapter):
     # -- URLs -----------------------------------------------------------------------------------
 
     def canonical_url(self, url: str) -> str:
-        parts = urlsplit(strip_tracking(url, keep=PAGING))
+        parts = split_url(strip_tracking(url, keep=PAGING))
         host = parts.netloc.lower().removeprefix("www.")
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         return urlunsplit(("https", host, path, parts.query, ""))
@@ -125,7 +124,7 @@ class PodtailAdapter(Adapter):
         """The show's first page: paging parameters dropped, and an episode URL leads to its
         show (the list lives there)."""
         canonical = self.canonical_url(url)
-        return [self._show_root(canonical) or urlunsplit(urlsplit(canonical)._replace(query=""))]
+        return [self._show_root(canonical) or urlunsplit(split_url(canonical)._replace(query=""))]
 
     @staticmethod
     def _show_root(url: str) -> str | None:
@@ -181,7 +180,7 @@ class PodtailAdapter(Adapter):
         # Only a show page pages on; an episode page's rows (if any) end there.
         root = self._show_root(capture.url) if SHOW_URL.match(capture.url) else None
         if rows and root is not None:
-            query = dict(parse_qsl(urlsplit(capture.url).query))
+            query = dict(parse_qsl(split_url(capture.url).query))
             try:
                 page = int(query.get("page") or 1)
             except ValueError:
@@ -194,7 +193,7 @@ class PodtailAdapter(Adapter):
         series: dict = {}
         for node in tree.css('script[type="application/ld+json"]'):
             try:
-                data = json.loads(node.text())
+                data = parse_json(node.text())
             except ValueError:
                 continue
             if isinstance(data, dict):
@@ -234,7 +233,7 @@ class PodtailAdapter(Adapter):
 
     def _episode(self, capture: Capture, base: str, row) -> Episode:
         link = _first(row, ROW_TITLE_LINKS) or row.css_first("a[href*='/podcast/']")
-        href = urljoin(base, link.attributes.get("href") or "") if link is not None else None
+        href = join_url(base, link.attributes.get("href") or "") if link is not None else None
         title = (link.attributes.get("title") or _text(link)) if link is not None else None
         episode_id = _episode_number(row)
         if not title:
@@ -249,7 +248,7 @@ class PodtailAdapter(Adapter):
         for anchor in row.css("a[href]"):
             target = anchor.attributes.get("href") or ""
             if AUDIO_LINK.search(target):
-                audio = urljoin(base, target)
+                audio = join_url(base, target)
                 break
         if audio is None:
             player = row.css_first("[data-media-url]")

@@ -28,10 +28,9 @@ title cannot be found at all, or the API lists nothing.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -44,10 +43,12 @@ from adapters.base import (
     layout_drift,
     next_data,
     next_flight,
+    parse_json,
+    split_url,
     text,
 )
 from scraper.models import Capture, Episode, Listing, Show
-from scraper.normalize import DateStyle, date_from_timestamp
+from scraper.normalize import DateStyle, date_from_timestamp, parse_duration
 
 # ---------------------------------------------------------------------------------------------
 # URLs
@@ -165,7 +166,7 @@ class RadioNetAdapter(Adapter):
             if host.startswith("radio."):  # the sites answer on www.
                 host = "www." + host
             return f"https://{host}/podcast/{show.group('slug')}"
-        parts = urlsplit(url.strip())
+        parts = split_url(url.strip())
         if parts.netloc.lower() == API_HOST:
             query = dict(parse_qsl(parts.query, keep_blank_values=True))
             try:
@@ -177,12 +178,12 @@ class RadioNetAdapter(Adapter):
         return super().canonical_url(url)
 
     def date_style_key(self, url: str) -> str:
-        return _site(urlsplit(url).netloc)
+        return _site(split_url(url).netloc)
 
     # Responses --------------------------------------------------------------------------------
 
     def parse(self, capture: Capture) -> Listing:
-        if API_URL.match(capture.url) or urlsplit(capture.url).netloc.lower() == API_HOST:
+        if API_URL.match(capture.url) or split_url(capture.url).netloc.lower() == API_HOST:
             return self._parse_api(capture)
         return self._parse_show(capture)
 
@@ -262,7 +263,8 @@ class RadioNetAdapter(Adapter):
             if container is None and isinstance(items, list) and items and all(
                 _is_episode(item) for item in items
             ):
-                parents = {item.get("parentId") for item in items} - {None}
+                parents = {str(item["parentId"]) for item in items
+                           if isinstance(item.get("parentId"), str | int)}
                 if not parents or slug is None or slug in parents:
                     container = node
                 elif fallback is None:
@@ -296,7 +298,7 @@ class RadioNetAdapter(Adapter):
                 episode.published = date_from_timestamp(stamp)
         duration = item.get("duration")
         if isinstance(duration, int | float) and not isinstance(duration, bool) and duration >= 0:
-            episode.duration_seconds = round(duration)
+            episode.duration_seconds = parse_duration(duration).seconds
         elif isinstance(duration, str) and duration.strip():
             episode.duration_raw = duration
         description = item.get("description")
@@ -354,7 +356,7 @@ class RadioNetAdapter(Adapter):
 
     def _parse_api(self, capture: Capture) -> Listing:
         try:
-            data = json.loads(capture.text)
+            data = parse_json(capture.text)
         except ValueError:
             raise self.layout_error(capture, "the episodes API answered with no JSON") from None
         if (
@@ -367,7 +369,7 @@ class RadioNetAdapter(Adapter):
                 capture, f"unexpected episodes API response (no totalCount/episodes[]; got {keys})"
             )
         total = data["totalCount"]
-        query = dict(parse_qsl(urlsplit(capture.url).query, keep_blank_values=True))
+        query = dict(parse_qsl(split_url(capture.url).query, keep_blank_values=True))
         slug = query.get("podcastIds", "")
         try:
             offset = int(query.get("offset") or 0)
