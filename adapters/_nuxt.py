@@ -53,12 +53,22 @@ _UNREADABLE = (NuxtStateError, RecursionError, ValueError, TypeError, IndexError
 def nuxt_state(html: str) -> Any | None:
     """The page's Nuxt state (Nuxt 3 `__NUXT_DATA__` first, then Nuxt 2 `window.__NUXT__`),
     or None when the page has none or it cannot be read."""
+    return nuxt_state_with_kind(html)[1]
+
+
+def nuxt_state_with_kind(html: str) -> tuple[str | None, Any | None]:
+    """("nuxt3" or "nuxt2", the state) as `nuxt_state` reads it; (None, None) for none."""
     found = _NUXT3.search(html)
     if found:
         try:
-            return unflatten(json.loads(found.group("body")))
+            return "nuxt3", unflatten(json.loads(found.group("body")))
         except _UNREADABLE:
             pass
+    state = _nuxt2_state(html)
+    return ("nuxt2", state) if state is not None else (None, None)
+
+
+def _nuxt2_state(html: str) -> Any | None:
     # A Nuxt 3 page also says `window.__NUXT__={};window.__NUXT__.config=...`: an empty
     # stub is only the answer when no assignment holds more.
     stub: Any | None = None

@@ -350,6 +350,57 @@ def nuxt_state(html: str) -> Any | None:
     return read(html)
 
 
+@dataclass(frozen=True)
+class StateFound:
+    """One embedded state a page carries, as `scraper inspect` reports it."""
+
+    kind: str  # "flight", "next_data", "nuxt3", "nuxt2", "json_ld", or an adapter's own
+    where: str  # how the page carries it
+    detail: str  # what is in it, in a few words
+
+
+def _keys(value: Any, limit: int = 8) -> str:
+    if not isinstance(value, dict):
+        return type(value).__name__
+    names = [str(k) for k in list(value)[:limit]]
+    return ", ".join(names) + (", ..." if len(value) > limit else "")
+
+
+def survey_state(html: str) -> list[StateFound]:
+    """Every kind of embedded state the toolkit can read on the page, each read by the
+    same reader an adapter uses (so what `inspect` says is what a parse sees)."""
+    from adapters._nuxt import nuxt_state_with_kind
+
+    found: list[StateFound] = []
+    rows = next_flight(html)
+    if rows:
+        found.append(StateFound("flight", "self.__next_f.push (Next.js App Router Flight)",
+                                f"{len(rows)} rows"))
+    data = next_data(html)
+    if data is not None:
+        found.append(StateFound("next_data", '<script id="__NEXT_DATA__"> (Next.js Pages '
+                                "Router)", "props.pageProps: " + _keys(
+                                    dig(data, "props", "pageProps"))))
+    kind, state = nuxt_state_with_kind(html)
+    if kind == "nuxt3":
+        found.append(StateFound("nuxt3", '<script id="__NUXT_DATA__"> (Nuxt 3, devalue)',
+                                _keys(state)))
+    elif kind == "nuxt2":
+        found.append(StateFound("nuxt2", "window.__NUXT__= (Nuxt 2, devalue)", _keys(state)))
+    ld = json_ld(html)
+    if ld:
+        kinds = sorted({k for item in ld for k in _types(item)}) or ["(untyped)"]
+        found.append(StateFound("json_ld", '<script type="application/ld+json">',
+                                ", ".join(kinds)))
+    return found
+
+
+#: The state kinds `survey_state` knows, in the order `inspect` lists them.
+STATE_KINDS = {"flight": "Next.js App Router Flight", "next_data": "Next.js __NEXT_DATA__",
+               "nuxt3": "Nuxt 3 __NUXT_DATA__", "nuxt2": "Nuxt 2 window.__NUXT__",
+               "json_ld": "JSON-LD"}
+
+
 # ---------------------------------------------------------------------------------------------
 # Embedded state in general
 
@@ -411,6 +462,14 @@ def count_from_text(value: str | None, words: Iterable[str] = COUNT_WORDS) -> in
         return None
     found = _count_pattern(tuple(words)).search(value)
     return int(re.sub(r"\D", "", found.group(1))) if found else None
+
+
+def count_text(value: str | None, words: Iterable[str] = COUNT_WORDS) -> str | None:
+    """The printed count itself ("458 episodes") in `value`, or None."""
+    if not value:
+        return None
+    found = _count_pattern(tuple(words)).search(value)
+    return found.group(0) if found else None
 
 
 # Cloudflare sits in front of several platforms (Podimo, Podtail; a CDN change elsewhere).
@@ -509,6 +568,8 @@ class PageFacts:
     values: dict[str, Any] = field(default_factory=dict)
     signals: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    #: The printed text a count was read from ("458 episodes"), for `inspect`.
+    printed: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> Any:
         return self.values.get(name)
@@ -549,6 +610,9 @@ class Adapter:
     browser_next: ClassVar[str | None] = None
     #: True where the platform's bot wall answers plain clients with a bare 403.
     forbidden_is_bot_wall: ClassVar[bool] = False
+    #: When a list (set by `scraper inspect`), every `read_facts` result is appended to it:
+    #: the hook through which inspect sees what the page-facts reader found.
+    facts_seen: list[PageFacts] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -649,10 +713,15 @@ class Adapter:
                     node_text = text(tree.css_first(fact.selector)) if fact.selector else None
                     value = (count_from_text(node_text, self.count_words) if fact.count
                              else node_text)
+                    if fact.count and value is not None:
+                        facts.printed[fact.name] = count_text(node_text, self.count_words) or ""
                     if value is None and fact.count:  # the count's hook renamed: any text
                         if page_text is None:
                             page_text = text(tree.body) or ""
                         value = count_from_text(page_text, self.count_words)
+                        if value is not None:
+                            facts.printed[fact.name] = count_text(page_text,
+                                                                  self.count_words) or ""
                 elif signal == "url" and fact.url:
                     value = _group(fact.url.search(capture.url), fact.name)
                 if fact.count and isinstance(value, str):
@@ -667,6 +736,8 @@ class Adapter:
             else:
                 if fact.required:
                     facts.missing.append(fact.name)
+        if self.facts_seen is not None:
+            self.facts_seen.append(facts)
         return facts
 
     @classmethod
@@ -684,6 +755,11 @@ class Adapter:
 
     def blocked_error(self, capture: Capture, what: str) -> BlockedError:
         return BlockedError(f"{self.name}: {what} at {capture.url}")
+
+    def own_states(self, html: str) -> list[StateFound]:
+        """Embedded state this platform carries beyond what `survey_state` knows (Castbox's
+        `window.__INITIAL_STATE__`), for `scraper inspect`."""
+        return []
 
     def older_forms(self, request: str | Request) -> list[str | Request]:
         """Earlier forms of the same request (a GET this adapter used to send where it now

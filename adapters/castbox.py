@@ -40,6 +40,8 @@ from adapters.base import (
     Adapter,
     BlockMarker,
     Fact,
+    StateFound,
+    dig,
     join_url,
     layout_drift,
     meta,
@@ -293,6 +295,20 @@ class CastboxAdapter(Adapter):
         )
 
     # --- channel (and episode) pages -----------------------------------------------------------
+
+    def own_states(self, html: str) -> list[StateFound]:
+        match = STATE_SCRIPT.search(html)
+        if not match:
+            return []
+        try:
+            state = parse_json(unquote(match.group(1)))
+        except ValueError:
+            return [StateFound("castbox_state", "window.__INITIAL_STATE__ (URL-encoded JSON)",
+                               "not JSON")]
+        eps = dig(state, "ch", "eps")
+        return [StateFound("castbox_state", "window.__INITIAL_STATE__ (URL-encoded JSON)",
+                           f"ch.eps: {len(eps)} episodes" if isinstance(eps, list)
+                           else "no ch.eps")]
 
     def _state(self, capture: Capture, html: str) -> dict[str, Any] | None:
         match = STATE_SCRIPT.search(html)
