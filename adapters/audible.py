@@ -370,7 +370,9 @@ class AudibleAdapter(Adapter):
             image = image[0] if image else None
         if isinstance(image, dict):
             image = image.get("url")
-        categories = [c for c in metadata.get("categories") or [] if isinstance(c, dict)]
+        listed = metadata.get("categories")
+        categories = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) \
+            else []
         category = categories[0].get("name") if categories else None
         return Show(
             title=title, author=author, description=description, claimed_count=None,

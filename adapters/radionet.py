@@ -38,6 +38,7 @@ from adapters.base import (
     Adapter,
     BlockMarker,
     Fact,
+    dig,
     find_objects,
     json_ld,
     layout_drift,
@@ -241,7 +242,7 @@ class RadioNetAdapter(Adapter):
         data = next_data(tree)
         if data is None:
             return None
-        page_props = (data.get("props") or {}).get("pageProps")
+        page_props = dig(data, "props", "pageProps")
         if isinstance(page_props, dict) and page_props.get("data") is not None:
             return page_props["data"]
         return data

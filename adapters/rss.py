@@ -189,6 +189,12 @@ def _itunes_text(parent: ET.Element, name: str) -> str | None:
     return None
 
 
+def _str(value: Any) -> str | None:
+    """A feed value as text: feedparser hands over whatever the XML held (a dict where a
+    string was expected when tags nest oddly)."""
+    return value.strip() or None if isinstance(value, str) else None
+
+
 class _Document:
     """What only a plain XML read gives (feedparser keeps one `podcast:person` per item and
     drops its name): `podcast:` elements and `itunes:author`. Empty when the feed is not
@@ -322,9 +328,11 @@ class RssAdapter(Adapter):
         channel = document.channel if document else {}
         author_detail = feed.get("author_detail") or {}
         author = channel.get("itunes_author") or author_detail.get("name") or feed.get("author")
-        image = (feed.get("image") or {}).get("href") or feed.get("logo") or feed.get("icon")
-        link = feed.get("link")
-        tags = feed.get("tags") or []
+        image_tag = feed.get("image")
+        image = _str(image_tag.get("href") if isinstance(image_tag, dict) else image_tag) or _str(
+            feed.get("logo")) or _str(feed.get("icon"))
+        link = _str(feed.get("link"))
+        tags = [t for t in feed.get("tags") or [] if isinstance(t, dict)]
         extra: dict[str, Any] = {}
         if channel.get("podcast"):
             extra["podcast"] = channel["podcast"]
@@ -333,14 +341,15 @@ class RssAdapter(Adapter):
                 extra["podcast_guid"] = guid[0]["value"]
         elif feed.get("podcast_guid"):
             extra["podcast_guid"] = feed["podcast_guid"]
-        new_feed_url = channel.get("new_feed_url") or feed.get("itunes_new-feed-url")
-        if new_feed_url and new_feed_url.strip():
+        new_feed_url = _str(channel.get("new_feed_url")) or _str(feed.get("itunes_new-feed-url"))
+        if new_feed_url:
             extra["new_feed_url"] = join_url(base, new_feed_url.strip())
         for key in ("language", "generator"):
             if feed.get(key):
                 extra[key] = feed[key]
         self_link = next(
-            (item.get("href") for item in feed.get("links") or [] if item.get("rel") == "self"),
+            (_str(item.get("href")) for item in feed.get("links") or []
+             if isinstance(item, dict) and item.get("rel") == "self"),
             None,
         )
         if self_link:
@@ -352,7 +361,7 @@ class RssAdapter(Adapter):
             claimed_count=None,
             url=join_url(base, link.strip()) if link else None,
             image=join_url(base, image.strip()) if image else None,
-            category=tags[0].get("term") if tags and tags[0].get("term") else None,
+            category=_str(tags[0].get("term")) if tags else None,
             extra=extra,
         )
 

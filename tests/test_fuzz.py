@@ -227,8 +227,64 @@ def reencode(body: bytes, draw) -> bytes:
     return body.decode("utf-8", "replace").encode(codec, "replace")
 
 
-BODY_MUTATIONS = [swap_json, swap_json, flip_bytes, truncate, insert_nasty, replace_values,
-                  replace_values, shuffle_tags, xml_encoding, reencode]
+_PUSH = re.compile(r'self\.__next_f\.push\(\[1,("(?:[^"\\]|\\.)*")\]\)')
+FLIGHT_NASTY = ["$ffffffff", "$@0", "$Q1", "$W2", "$0:a:b:c", "$L", "$n", "$D99999-99",
+                "$undefined", "$$", "$-Infinity", "1a:Tffffffff,abc", "1b:T-1,", "1c:Tzz,",
+                "1d:I[1,2", "1e:HL[", "\n0:null\n", "\n2:[\"$2\"]\n", "\n3:\"$3:a\"\n",
+                "\n:\n", "ff:{\"a\":\"$fe\"}\nfe:{\"b\":\"$ff\"}\n"]
+
+
+def mutate_flight(body: bytes, draw) -> bytes:
+    """The App Router Flight stream changed inside: bad references, text rows with lengths
+    out of range, cycles, rows cut, pushes re-split elsewhere."""
+    text = body.decode("utf-8", "replace")
+    pushes = list(_PUSH.finditer(text))
+    if not pushes:
+        return insert_nasty(body, draw)
+    try:
+        stream = "".join(json.loads(m.group(1)) for m in pushes)
+    except ValueError:
+        return body
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(stream)))
+        stream = stream[:at] + draw(st.sampled_from(FLIGHT_NASTY + NASTY_TEXT)) + stream[at:]
+    size = draw(st.integers(1, 2000))
+    chunks = [stream[i:i + size] for i in range(0, len(stream), size)] or [""]
+    scripts = "".join(f"<script>self.__next_f.push([1,{json.dumps(c)}])</script>"
+                      for c in chunks)
+    start = text.rfind("<script", 0, pushes[0].start())
+    end = text.find("</script>", pushes[-1].end())
+    if start < 0 or end < 0:
+        return body
+    return _encode(text[:start] + scripts + text[end + len("</script>"):])
+
+
+_NUXT2_SCRIPT = re.compile(r"window\.__NUXT__=\(function")
+JS_NASTY = ["Array(1e12)", "new Array(99999999999)", "new Date(1e300)", "new Date(NaN)",
+            "\\u{110000}", "\\x", "void 0", "a.b.c.d=1;", "a[1e15]=1;", "a[-1]=2;",
+            "new Map([[{}, 1]])", "new Set(5)", "Object.create(null)", "-0", ".5e99999",
+            "0x", "0xffffffffffffffffffffffff", "function(){}", "(", ")", "}", "{", ","]
+
+
+def mutate_nuxt2(body: bytes, draw) -> bytes:
+    """Nuxt 2's devalue script changed inside (hostile literals, statements, lengths)."""
+    text = body.decode("utf-8", "replace")
+    found = _NUXT2_SCRIPT.search(text)
+    if not found:
+        return insert_nasty(body, draw)
+    end = text.find("</script>", found.end())
+    end = len(text) if end < 0 else end
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(found.end(), end))
+        text = text[:at] + draw(st.sampled_from(JS_NASTY + NASTY_TEXT)) + text[at:]
+        end = text.find("</script>", found.end())
+        end = len(text) if end < 0 else end
+    return _encode(text)
+
+
+BODY_MUTATIONS = [mutate_flight, mutate_nuxt2, swap_json, swap_json, flip_bytes, truncate,
+                  insert_nasty, replace_values, replace_values, shuffle_tags, xml_encoding,
+                  reencode]
 
 
 @st.composite
