@@ -246,7 +246,7 @@ class _Js:
             code = text[self.pos + 1:self.pos + 2]
             self.pos += 2
             if code in _SIMPLE_ESCAPES and not (code == "0" and text[self.pos:self.pos + 1]
-                                                .isdigit()):
+                                                .isdecimal()):
                 out.append(_SIMPLE_ESCAPES[code])
             elif code == "x":
                 out.append(chr(int(text[self.pos:self.pos + 2], 16)))

@@ -171,7 +171,7 @@ class AudibleAdapter(Adapter):
         query = ""
         if match["list"]:
             page = dict(parse_qsl(parts.query)).get("page", "")
-            if page.isdigit() and int(page) > 1:
+            if page.isdecimal() and int(page) > 1:
                 query = f"page={int(page)}"
         return urlunsplit(("https", match["host"].lower(), path, query, ""))
 
@@ -217,10 +217,10 @@ class AudibleAdapter(Adapter):
         super().check_response(capture)
 
     @staticmethod
-    def _consent_only(text: str) -> bool:
-        if "sp-cc" not in text and "cookieprefs" not in text:
+    def _consent_only(html: str) -> bool:
+        if "sp-cc" not in html and "cookieprefs" not in html:
             return False
-        tree = LexborHTMLParser(text)
+        tree = LexborHTMLParser(html)
         if tree.body is None:
             return False
         layer = None
@@ -235,7 +235,7 @@ class AudibleAdapter(Adapter):
             return False
         for node in tree.css("script, style, noscript, template"):
             node.decompose()
-        rest = " ".join((tree.body.text(separator=" ") or "").split())
+        rest = text(tree.body) or ""  # a page cut before <body> has none
         return len(rest) < CONSENT_ONLY_TEXT
 
     # --- parse ---------------------------------------------------------------------------------
@@ -289,7 +289,7 @@ class AudibleAdapter(Adapter):
                 capture, "no episode rows (li.productListItem) in the episode list"
             )
         page_text = dict(parse_qsl(split_url(url).query)).get("page", "1")
-        page = int(page_text) if page_text.isdigit() else 1
+        page = int(page_text) if page_text.isdecimal() else 1
         listing = Listing(platform=self.name, url=url, show=None, episodes=episodes,
                           page_kind="episodes")
         target = self._next_page(tree, page)
@@ -314,14 +314,14 @@ class AudibleAdapter(Adapter):
             link = button if button.tag == "a" else button.css_first("a[href]")
             if not disabled and link is not None and link.attributes.get("href"):
                 target = dict(parse_qsl(split_url(link.attributes["href"] or "").query)).get("page")
-                if target and target.isdigit() and int(target) > page:
+                if target and target.isdecimal() and int(target) > page:
                     return int(target)
                 return page + 1
             if disabled:
                 return None
         numbers = [
             int(text) for node in tree.css(".pageNumberElement")
-            if (text := node.text(strip=True)).isdigit()
+            if (text := node.text(strip=True)).isdecimal()
         ]
         if numbers and max(numbers) > page:
             return page + 1

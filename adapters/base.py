@@ -302,7 +302,7 @@ def next_flight(html: str) -> dict[str, Any]:
             return None
         if value.startswith("$D"):
             return value[2:]
-        if value.startswith("$n") and value[2:].lstrip("-").isdigit():
+        if value.startswith("$n") and value[2:].lstrip("-").isdecimal():
             return int(value[2:])
         if value in ("$NaN", "$Infinity", "$-Infinity", "$-0"):
             return float(value[1:].replace("Infinity", "inf"))
@@ -316,7 +316,7 @@ def next_flight(html: str) -> dict[str, Any]:
         for step in path:
             if isinstance(target, dict):
                 target = target.get(step)
-            elif isinstance(target, list) and step.isdigit() and int(step) < len(target):
+            elif isinstance(target, list) and step.isdecimal() and int(step) < len(target):
                 target = target[int(step)]
             else:
                 return None
@@ -725,7 +725,7 @@ class Adapter:
                 elif signal == "url" and fact.url:
                     value = _group(fact.url.search(capture.url), fact.name)
                 if fact.count and isinstance(value, str):
-                    value = int(value) if value.isdigit() else count_from_text(
+                    value = int(value) if value.isdecimal() else count_from_text(
                         value, self.count_words)
                 if isinstance(value, str):
                     value = text(fact.clean.sub("", value) if fact.clean else value)

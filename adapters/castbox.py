@@ -174,7 +174,7 @@ def _int(value: Any) -> int | None:
         return int(value)
     if isinstance(value, str):
         digits = value.replace(",", "").replace(".", "").strip()
-        if digits.isdigit():
+        if digits.isdecimal():
             return int(digits)
     return None
 

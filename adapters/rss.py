@@ -505,7 +505,7 @@ class RssAdapter(Adapter):
             value = entry.get(key)
             if value not in (None, ""):
                 extra[name] = int(value) if name in ("season", "episode") and str(
-                    value).strip().isdigit() else value
+                    value).strip().isdecimal() else value
 
         duration = entry.get("itunes_duration")
         return Episode(

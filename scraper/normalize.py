@@ -118,7 +118,11 @@ def parse_date(
     known = _ABSOLUTE.get((text, style))
     if known is not None:
         return known
-    parsed = _parse_date(text, style, _naive_utc(base or datetime.now(UTC)))
+    try:
+        parsed = _parse_date(text, style, _naive_utc(base or datetime.now(UTC)))
+    except Exception:  # noqa: BLE001 - dateparser or a base at the calendar's edge (a
+        # server's `Date: Mon, 01 Jan 0001`) failing on hostile text: kept raw, flagged
+        parsed = ParsedDate(None, "unparsed")
     if (parsed.flag is None and parsed.value is not None and len(_ABSOLUTE) < _ABSOLUTE_MAX
             and _YEAR.search(text)):
         # A reading with its own four-digit year does not depend on the capture time (a

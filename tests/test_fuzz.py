@@ -9,7 +9,7 @@ years, `²`, lone surrogates. The property: `parse_capture` either returns a lis
 fields have their declared types, or raises one of ours (a `ScraperError`: `layout`, `data`,
 `blocked`...). Anything else is a bug in an adapter or a converter.
 
-CI runs a fixed, derandomised budget (`SCRAPER_FUZZ_EXAMPLES` per platform, default 40;
+CI runs a fixed, derandomised budget (`SCRAPER_FUZZ_EXAMPLES` per platform, default 150;
 converters 4x that). A longer hunt: `SCRAPER_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`.
 """
 
@@ -44,7 +44,7 @@ from scraper.normalize import (
 )
 from scraper.parsing import parse_capture
 
-EXAMPLES = int(os.environ.get("SCRAPER_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("SCRAPER_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 CONVERTERS = settings(FUZZ, max_examples=EXAMPLES * 4)
