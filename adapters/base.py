@@ -20,7 +20,11 @@ from selectolax.lexbor import LexborHTMLParser
 
 from scraper.errors import BlockedError, FetchError, LayoutError
 from scraper.models import Capture, Listing, Request
-from scraper.normalize import ENGLISH, DateStyle
+from scraper.normalize import ENGLISH, DateStyle, as_text
+
+#: A JSON value where text belongs, as text (a string, a finite number printed) or None (a
+#: dict, a list, null, a bool): `scraper.normalize.as_text`, here beside the other readers.
+text_value = as_text
 
 # Query parameters that only track the visitor; dropped whenever a URL is stored.
 TRACKING_PARAMS = re.compile(

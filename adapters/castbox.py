@@ -49,6 +49,7 @@ from adapters.base import (
     split_url,
     strip_tracking,
     text,
+    text_value,
 )
 from scraper.errors import FetchError
 from scraper.models import Capture, Episode, Listing, Show
@@ -459,14 +460,12 @@ class CastboxAdapter(Adapter):
         for item in items:
             if not isinstance(item, dict):
                 continue
-            eid = item.get("eid")
-            title = item.get("title")
+            eid = text_value(item.get("eid"))
+            title = text_value(item.get("title"))
             if not eid or not title:
                 continue
-            eid = str(eid)
-            item_cid = str(item.get("cid") or cid or "")
-            raw_date = item.get("release_date")
-            raw_date = str(raw_date) if raw_date not in (None, "") else None
+            item_cid = text_value(item.get("cid")) or cid or ""
+            raw_date = text_value(item.get("release_date")) or None
             duration = item.get("duration")
             seconds = (
                 parse_duration(duration, unit="ms").seconds
@@ -479,12 +478,12 @@ class CastboxAdapter(Adapter):
             episodes.append(
                 Episode(
                     id=eid,
-                    title=str(title),
+                    title=title,
                     published=date_from_timestamp(raw_date) if raw_date else None,
                     published_raw=raw_date,
                     duration_seconds=seconds,
                     description=item.get("description") or None,
-                    url=episode_page_url(str(title), item_cid, eid) if item_cid else None,
+                    url=episode_page_url(title, item_cid, eid) if item_cid else None,
                     audio_url=audio or None,
                 )
             )

@@ -57,6 +57,7 @@ from adapters.base import (
     split_url,
     strip_tracking,
     text,
+    text_value,
 )
 from scraper.models import Capture, Episode, Listing, Request, Show
 from scraper.normalize import ENGLISH, DateStyle, date_from_timestamp, parse_duration
@@ -336,9 +337,9 @@ class PodimoAdapter(Adapter):
                  slug: str | None) -> Episode | None:
         """One episode object of a page state or the API (any of the shapes in the module
         docstring), or None when it has no id or title."""
-        if not item.get("id") or not item.get("title"):
+        episode_id, title = text_value(item.get("id")), text_value(item.get("title"))
+        if not episode_id or not title:
             return None
-        episode_id = str(item["id"])
         published_raw = next((item[k] for k in ("publishedLabel", "publishedOn",
                                                 "publishDatetime", "datetime")
                               if item.get(k) not in (None, "")), None)
@@ -351,9 +352,9 @@ class PodimoAdapter(Adapter):
             url = self._episode_url(region, slug, episode_id) if region and slug else None
         return Episode(
             id=episode_id,
-            title=item["title"],
+            title=title,
             published=exact,
-            published_raw=str(published_raw) if published_raw is not None else None,
+            published_raw=text_value(published_raw),
             duration_seconds=parse_duration(duration).seconds
             if isinstance(duration, int | float) and not isinstance(duration, bool) else None,
             duration_raw=item.get("durationLabel"),
@@ -366,7 +367,7 @@ class PodimoAdapter(Adapter):
                     slug: str) -> list[Episode]:
         episodes: dict[str, Episode] = {}
         for item in find_objects(state, {"id", "title"}):
-            episode_id = str(item["id"])
+            episode_id = text_value(item["id"]) or ""
             if (episode_id == podcast_id or not _UUID_ONLY.match(episode_id)
                     or not any(item.get(k) not in (None, "") for k in _EPISODE_KEYS)
                     or "podcast" in item or "episodes" in item):

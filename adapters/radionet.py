@@ -47,6 +47,7 @@ from adapters.base import (
     parse_json,
     split_url,
     text,
+    text_value,
 )
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle, date_from_timestamp, parse_duration
@@ -285,13 +286,13 @@ class RadioNetAdapter(Adapter):
 
     def _episode(self, capture: Capture, item: dict[str, Any]) -> Episode:
         """One radio-api episode object (from the page state or the API)."""
-        title = item.get("title")
-        if item.get("id") in (None, "") or not title:
+        title, ident = text_value(item.get("title")), text_value(item.get("id"))
+        if not ident or not title:
             raise self.layout_error(capture, "an episode object without id or title")
-        episode = Episode(id=str(item["id"]), title=str(title))
+        episode = Episode(id=ident, title=title)
         stamp = item.get("publishDate")
-        if stamp is not None and stamp != "":
-            episode.published_raw = str(stamp)
+        if text_value(stamp):
+            episode.published_raw = text_value(stamp)
             if isinstance(stamp, int | float) or (
                 isinstance(stamp, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*|\d{4}-\d\d-\d\d.*",
                                                         stamp)

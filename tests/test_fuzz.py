@@ -428,3 +428,96 @@ def test_capture_text_and_time_take_any_header(body, charset, stamp):
                       headers={"content-type": f"text/html; charset={charset}", "date": stamp})
     assert isinstance(capture.text, str)
     assert capture.page_time.tzinfo is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# The causes issue 10 named, each pinned (hypothesis found them; these keep them found)
+
+BY_NAME = {(c.platform, c.name): c for c in CASES}
+
+
+def _api_json(edit) -> bytes:
+    data = json.loads(BY_NAME["radionet", "api-offset-0000"].path.read_text("utf-8"))
+    edit(data["episodes"][0])
+    return json.dumps(data, allow_nan=True).encode("utf-8", "surrogatepass")
+
+
+def _replace(platform: str, name: str, old: str, new: str, count: int = 1) -> bytes:
+    text = BY_NAME[platform, name].path.read_text("utf-8")
+    assert old in text, (platform, name, old)
+    return text.replace(old, new, count).encode("utf-8", "surrogatepass")
+
+
+PINNED = {
+    "chr() of &#x110000; in a feed": (
+        "rss", "show-feed", lambda: _replace("rss", "show-feed", "<title>", "<title>&#x110000;")),
+    "an unknown XML encoding name": (
+        "rss", "show-feed", lambda: b'<?xml version="1.0" encoding="x-no-such"?>' + re.sub(
+            rb"^\s*<\?xml[^>]*\?>", b"", BY_NAME["rss", "show-feed"].path.read_bytes())),
+    "http://[::1/ as a row link": (
+        "podtail", "show-no-p01", lambda: _replace(
+            "podtail", "show-no-p01", 'href="/no/podcast/ai-post-transformers/',
+            'href="http://[::1/', 3)),
+    "http://[::1/ as an Audible row link": (
+        "audible", "list-in-p01", lambda: _replace(
+            "audible", "list-in-p01", 'href="/podcast/', 'href="http://[::1/', 3)),
+    "a year of 20 digits": (
+        "radionet", "api-offset-0000", lambda: _api_json(
+            lambda e: e.update(publishDate="99999999999999999999-01-01"))),
+    "an epoch beyond the calendar": (
+        "radionet", "api-offset-0000", lambda: _api_json(lambda e: e.update(publishDate=1e300))),
+    "int('²') in a Flight reference": (
+        "radionet", "show", lambda: _replace("radionet", "show", '\\"$undefined\\"', '\\"$n²\\"')),
+    "a dict where the title was": (
+        "radionet", "api-offset-0000", lambda: _api_json(lambda e: e.update(title={"a": 1}))),
+    "a number where the title was": (
+        "podimo", "graphql-000", lambda: re.sub(
+            rb'"title": ?"[^"]*"', b'"title": 12345', BY_NAME["podimo", "graphql-000"]
+            .path.read_bytes(), count=1)),
+    "an infinite duration": (
+        "radionet", "api-offset-0000", lambda: _api_json(
+            lambda e: e.update(duration=float("inf")))),
+    "a lone surrogate in a title": (
+        "radionet", "api-offset-0000", lambda: _api_json(lambda e: e.update(title="A\ud800B"))),
+    "an unhashable list as an id's parent": (
+        "radionet", "show-next-data", lambda: re.sub(
+            rb'"parentId": ?"[^"]*"', b'"parentId": [1, [2]]',
+            BY_NAME["radionet", "show-next-data"].path.read_bytes())),
+    "None.text: a page cut before <body>": (
+        "audible", "consent-fr", lambda: BY_NAME["audible", "consent-fr"].path.read_bytes()[
+            :BY_NAME["audible", "consent-fr"].path.read_bytes().index(b"<body")]),
+    "Array(1e12) in Nuxt 2 state": (
+        "podimo", "show-no-nuxt2", lambda: _replace(
+            "podimo", "show-no-nuxt2", "window.__NUXT__=(function(", "window.__NUXT__=(Array(1e12),"
+            "function(")),
+    "JSON nested 100,000 deep": (
+        "radionet", "show-next-data", lambda: _replace(
+            "radionet", "show-next-data", '"page":', '"deep":' + "[" * 100_000 + "]" * 100_000
+            + ',"page":')),
+    "a NUL in the charset": ("rss", "show-feed", None),
+}
+
+
+@pytest.mark.parametrize("cause", list(PINNED))
+def test_named_causes_become_values_or_our_errors(cause):
+    platform, name, body = PINNED[cause]
+    case = BY_NAME[platform, name]
+    capture = case.capture()
+    if body is not None:
+        capture = replace(capture, body=body())
+    else:
+        capture = replace(capture, headers={**capture.headers,
+                                            "content-type": "application/xml; charset=u\x00"})
+    assert capture.body != case.path.read_bytes() or body is None
+    ours_only(platform, capture, [cause], case)
+
+
+def test_a_dict_title_is_not_printed_as_text():
+    """`str({...})` would archive "{'a': 1}" as a title: the row is refused instead."""
+    case = BY_NAME["radionet", "api-offset-0000"]
+    body = _api_json(lambda e: e.update(title={"a": 1}))
+    with pytest.raises(ScraperError, match="without id or title"):
+        parse_capture(adapters.get("radionet"), replace(case.capture(), body=body))
+    numbered = _api_json(lambda e: e.update(title=2024))
+    listing = parse_capture(adapters.get("radionet"), replace(case.capture(), body=numbered))
+    assert listing.episodes[0].title == "2024"
