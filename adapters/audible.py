@@ -154,6 +154,17 @@ CONSENT_ONLY_TEXT = 200
 
 class AudibleAdapter(Adapter):
     name = "audible"
+    # This platform's row in README's platform table (tests/test_docs.py checks it).
+    doc_row = (
+        '`audible.<tld>/podcast/<Slug>/<ASIN>` (ASINs are any 10 of `[0-9A-Z]`, numeric too) '
+        "and the older `/pd/<Slug>-Podcast/<ASIN>` on every storefront, the show's "
+        '`/episodes/` list pages, episode pages',
+        "ASIN, title, printed date in the storefront's language (`MM-DD-YY` too: a two-digit "
+        'year gets the century nearest the capture), printed duration, description (flagged '
+        'truncated when Audible cuts it at ~5,000 chars)',
+        '**no audio URL** (DRM) and **no episode count**; captcha / region-404 / consent '
+        'walls are reported as `blocked`',
+    )
     url_patterns = (PODCAST_URL,)
     date_styles = DATE_STYLES
     block_markers = BLOCK_MARKERS

@@ -617,6 +617,10 @@ class Adapter:
     #: When a list (set by `scraper inspect`), every `read_facts` result is appended to it:
     #: the hook through which inspect sees what the page-facts reader found.
     facts_seen: list[PageFacts] | None = None
+    #: The platform's name for people ("Apple Podcasts"); defaults to `name`.
+    label: ClassVar[str] = ""
+    #: The adapter's row of README's platform table: (pages, what it can see, what it cannot).
+    doc_row: ClassVar[tuple[str, str, str] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -637,6 +641,11 @@ class Adapter:
     def start_urls(self, url: str) -> list[str]:
         """URLs to fetch first for a source. Further pages come from `Listing.next`."""
         return [self.canonical_url(url)]
+
+    def optional_page(self, url: str) -> bool:
+        """True for a page that only enriches the listing (Apple's show page beside its API):
+        when it cannot be fetched or read, the source still succeeds, with a warning."""
+        return False
 
     def date_style_key(self, url: str) -> str:
         """The key into `date_styles` for the page at `url` (its storefront, site or

@@ -193,6 +193,15 @@ def _printed_count(tree: LexborHTMLParser, name: str, labelled: re.Pattern[str],
 
 class CastboxAdapter(Adapter):
     name = "castbox"
+    # This platform's row in README's platform table (tests/test_docs.py checks it).
+    doc_row = (
+        '`castbox.fm/channel/<slug>-id<cid>` (and `/channel/id<cid>`)',
+        '`__INITIAL_STATE__` (DOM fallback), claimed count, subscriber/play counts '
+        '(`span.count.sub_count`), the rest of the list through the signed `episode_list` '
+        'endpoint (durations in ms, ISO dates)',
+        'if that endpoint refuses, the run says how much of the claimed count it archived '
+        '(`partial`)',
+    )
     url_patterns = (CHANNEL_URL, EPISODE_URL, EPISODE_SHORT_URL, PLAYER_URL, API_URL)
     date_styles = {"": CASTBOX_DATES}
     block_markers = BLOCK_MARKERS

@@ -130,6 +130,17 @@ def graphql_url(podcast_id: str, offset: int = 0, limit: int = PAGE_SIZE) -> str
 
 class PodimoAdapter(Adapter):
     name = "podimo"
+    # This platform's row in README's platform table (tests/test_docs.py checks it).
+    doc_row = (
+        '`podimo.com/<region>/shows/<slug>` and `/episode/<uuid>`, every region',
+        'show, claimed count ("662 Episoder"), rows with localized and relative dates ("I '
+        'går", "gestern") from the page state (Next.js `__NEXT_DATA__`, Nuxt 2 '
+        '`window.__NUXT__`, Nuxt 3 `__NUXT_DATA__`, read without running JavaScript) or the '
+        'rows, the whole list through the public GraphQL query sent as a JSON POST (Apollo '
+        'Server refuses a bare GET)',
+        'Cloudflare bot wall for plain clients: recognised as `blocked`; use `fetch = '
+        '"browser"` (the GraphQL POSTs then go through the browser\'s cookies)',
+    )
     forbidden_is_bot_wall = True
     url_patterns = (SHOW_URL, EPISODE_URL, GRAPHQL_URL)
     date_styles = DATE_STYLES

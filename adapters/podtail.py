@@ -104,6 +104,13 @@ _text = text
 
 class PodtailAdapter(Adapter):
     name = "podtail"
+    # This platform's row in README's platform table (tests/test_docs.py checks it).
+    doc_row = (
+        '`podtail.com[/<lang>]/podcast/<slug>/` and country domains',
+        'rows (two page generations: `li.episode` and `article.episode-card`), dates, audio '
+        'links, paging until "No episodes found"',
+        'no count and no API; Cloudflare as above',
+    )
     forbidden_is_bot_wall = True
     url_patterns = (SHOW_URL.pattern, EPISODE_URL.pattern)
     fetch_mode = "http"

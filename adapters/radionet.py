@@ -150,6 +150,16 @@ def _is_episode(item: Any) -> bool:
 
 class RadioNetAdapter(Adapter):
     name = "radionet"
+    # This platform's row in README's platform table (tests/test_docs.py checks it).
+    doc_row = (
+        '`radio.net/podcast/<slug>` and sister sites (radio.de .at .fr .it .es .pl .pt .se '
+        '.dk, country subdomains)',
+        'show, claimed count ("458 episodes"), first page from the page state (App Router '
+        'Flight stream, long strings as text rows; or Pages Router `__NEXT_DATA__` '
+        '`broadcast`), the whole list from the public episodes API the site uses (radio-api '
+        'ids `<slug>_<title>_<hex>`, exact dates and durations, audio URLs)',
+        'no episode page URL; dates printed on the page are read day-first per site',
+    )
     url_patterns = (SHOW_URL, API_URL)
     date_styles = DATE_STYLES
     block_markers = BLOCK_MARKERS

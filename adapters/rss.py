@@ -20,7 +20,8 @@ What a feed gives, per item:
   `<description>` is often a teaser; else `<description>`/`itunes:summary`. HTML is handed to
   normalize, which keeps block boundaries.
 - `audio_url`: the first audio/video enclosure (or `media:content`); `url`: the item's link.
-- `extra`: guid and permalink flag, enclosure type/length, episode image, iTunes season,
+- `guid`: the item's `<guid>` (matching links other platforms' episodes that carry it).
+- `extra`: the guid's permalink flag, enclosure type/length, episode image, iTunes season,
   episode and type, and every `podcast:` element (transcript, chapters, person, season,
   episode, ...) with its attributes.
 
@@ -233,6 +234,13 @@ class _Document:
 
 class RssAdapter(Adapter):
     name = "rss"
+    # This platform's row in README's platform table (tests/test_docs.py checks it).
+    doc_row = (
+        'the publisher\'s RSS/Atom feed (paged feeds via `rel="next"`)',
+        'guid, pubDate, enclosure, `itunes:duration`, `podcast:` fields, full '
+        '`content:encoded` text',
+        'no episode count (a feed prints none)',
+    )
     url_patterns = URL_PATTERNS
     fetch_mode = "http"
 
@@ -458,7 +466,6 @@ class RssAdapter(Adapter):
         extra: dict[str, Any] = {}
         if guid:
             episode_id = guid
-            extra["guid"] = guid
             extra["guid_is_permalink"] = bool(entry.get("guidislink"))
         elif link and links[link] == 1 and link != channel_link:
             episode_id = link
@@ -517,6 +524,7 @@ class RssAdapter(Adapter):
             description=self._description(entry),
             url=url,
             audio_url=audio["url"] if audio else None,
+            guid=guid or None,
             extra=extra,
         )
 

@@ -14,6 +14,7 @@ extrapolated to every pair; so the baseline figure is a lower bound.
 
 from __future__ import annotations
 
+import math
 import random
 import tempfile
 import time
@@ -151,7 +152,10 @@ def pairwise_costs(rows: list[dict[str, Any]], loop_side: int,
                 matches += 1
     loop = (time.perf_counter() - started) / (len(a) * len(b))
 
-    import numpy as np
+    try:
+        import numpy as np
+    except ImportError:  # `pip install numpy` (rapidfuzz's cdist returns numpy arrays)
+        return loop, float("nan")
 
     a = rng.sample(by_platform["rss"], min(block_side, len(by_platform["rss"])))
     b = rng.sample(by_platform["audible"], min(block_side, len(by_platform["audible"])))
@@ -182,6 +186,12 @@ def run(quick: bool = False) -> Section:
                                             1000 if quick else 2500)
     exponent = growth_exponent([g[1] for g in growth], [g[2] for g in growth])
     _, total_rows, ours, again, one_new, episodes, pairs = growth[-1]
+    if math.isnan(matrix_cost):
+        section.details.append(
+            "numpy is not installed, so the `process.cdist` baseline was not measured and "
+            "the Python pairwise loop stands in for it: `pip install numpy` for the cdist "
+            "figure.")
+        matrix_cost = loop_cost
     loop_total, matrix_total = pairs * loop_cost, pairs * matrix_cost
     section.rows.append(Row(
         f"reconcile {total_rows:,} rows (10 x {headline:,})", fmt_seconds(ours),

@@ -123,6 +123,16 @@ def m005_capture_requests(db: sqlite_utils.Database) -> None:
     db["captures"].create_index(["url", "method", "request_sha256"])
 
 
+# m006, not m005: the podimo branch's m005_capture_requests comes first when both are merged.
+@migrations()
+def m006_listing_window(db: sqlite_utils.Database) -> None:
+    # A platform that lists only its newest N episodes by design (Apple's lookup API: 200):
+    # N, and the publish date of the oldest episode the window reached. Older episodes are
+    # beyond the window: never marked removed, reported apart from "missing".
+    db["listings"].add_column("window", int)
+    db["listings"].add_column("window_from", str)
+
+
 @migrations()
 def m020_alerts(db: sqlite_utils.Database) -> None:
     # Drift already alerted (scraper.notify): a key per drift item per podcast, kept while
@@ -132,6 +142,161 @@ def m020_alerts(db: sqlite_utils.Database) -> None:
          "run_id": int, "sent_at": str},
         pk=("podcast_id", "key"), foreign_keys=[("podcast_id", "podcasts", "id")],
     )
+
+
+# Canonical episodes (written by reconcile through scraper.archive_match) and the match
+# index that lets reconcile look at only what changed: features of every platform episode
+# (title key, usable day, guid, link keys), per-source counts of link keys and description
+# words (boilerplate detection), and a queue that triggers fill with every platform episode
+# added, changed or deleted since the podcast's last reconcile.
+RECONCILE_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS episodes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        podcast_id INTEGER REFERENCES podcasts(id),
+        title TEXT, title_source TEXT,
+        published TEXT, published_source TEXT,
+        duration_seconds INTEGER, duration_source TEXT,
+        description TEXT, description_source TEXT, description_truncated INTEGER,
+        platforms INTEGER, first_seen_at TEXT, key TEXT)""",
+    """CREATE TABLE IF NOT EXISTS episode_links (
+        platform_episode_id INTEGER PRIMARY KEY
+            REFERENCES platform_episodes(id) ON DELETE CASCADE,
+        episode_id INTEGER REFERENCES episodes(id),
+        score REAL, rule TEXT, republication INTEGER)""",
+    """CREATE TABLE IF NOT EXISTS conflicts (
+        episode_id INTEGER REFERENCES episodes(id),
+        field TEXT, "values" TEXT, detail TEXT,
+        PRIMARY KEY (episode_id, field))""",
+    "CREATE INDEX IF NOT EXISTS idx_episodes_podcast ON episodes(podcast_id, published)",
+    "CREATE INDEX IF NOT EXISTS idx_episode_links_episode ON episode_links(episode_id)",
+    # Reports list canonical episodes newest first: these give that order without a sort.
+    "CREATE INDEX IF NOT EXISTS idx_episodes_order "
+    "ON episodes(published IS NULL, published DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_episodes_podcast_order "
+    "ON episodes(podcast_id, published IS NULL, published DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_conflicts_field ON conflicts(field, episode_id)",
+    "CREATE INDEX IF NOT EXISTS idx_episode_links_republication "
+    "ON episode_links(republication, episode_id)",
+    "CREATE TABLE IF NOT EXISTS match_podcasts (podcast_id INTEGER PRIMARY KEY)",
+    """CREATE TABLE IF NOT EXISTS match_items (
+        platform_episode_id INTEGER PRIMARY KEY, podcast_id INTEGER, tkey TEXT, day TEXT,
+        guid TEXT)""",
+    "CREATE INDEX IF NOT EXISTS idx_match_items_tkey ON match_items(podcast_id, tkey)",
+    "CREATE INDEX IF NOT EXISTS idx_match_items_day ON match_items(podcast_id, day)",
+    "CREATE INDEX IF NOT EXISTS idx_match_items_guid ON match_items(podcast_id, guid)",
+    """CREATE TABLE IF NOT EXISTS match_keys (
+        podcast_id INTEGER, key TEXT, platform_episode_id INTEGER,
+        PRIMARY KEY (podcast_id, key, platform_episode_id)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS match_counts (
+        podcast_id INTEGER, kind TEXT, value TEXT, source_id INTEGER, n INTEGER,
+        PRIMARY KEY (podcast_id, kind, value, source_id)) WITHOUT ROWID""",
+    # indexed: the row's old features are in the match tables (old_* hold them).
+    """CREATE TABLE IF NOT EXISTS reconcile_queue (
+        platform_episode_id INTEGER PRIMARY KEY, podcast_id INTEGER, source_id INTEGER,
+        indexed INTEGER, deleted INTEGER DEFAULT 0, old_description TEXT, old_extra TEXT,
+        old_episode_id INTEGER)""",
+    "CREATE INDEX IF NOT EXISTS idx_reconcile_queue_podcast ON reconcile_queue(podcast_id)",
+    """CREATE TRIGGER IF NOT EXISTS reconcile_queue_insert AFTER INSERT ON platform_episodes
+    BEGIN
+        -- A reused row id keeps the deleted row's old features (they are still indexed).
+        INSERT INTO reconcile_queue (platform_episode_id, podcast_id, source_id, indexed)
+        VALUES (NEW.id, NEW.podcast_id, NEW.source_id, 0)
+        ON CONFLICT (platform_episode_id) DO UPDATE SET deleted = 0;
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS reconcile_queue_update AFTER UPDATE ON platform_episodes
+    WHEN {" OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in (
+        "title", "published", "published_flag", "duration_seconds", "duration_precision",
+        "description", "description_truncated", "url", "extra", "first_seen_at", "podcast_id",
+        "source_id", "platform", "episode_id"))}
+    BEGIN
+        INSERT OR IGNORE INTO reconcile_queue (platform_episode_id, podcast_id, source_id,
+            indexed, old_description, old_extra)
+        VALUES (OLD.id, OLD.podcast_id, OLD.source_id, 1, OLD.description, OLD.extra);
+    END""",
+    # Deleting a platform episode unlinks it here (index-driven, foreign keys on or off) and
+    # queues the canonical episode it leaves.
+    """CREATE TRIGGER IF NOT EXISTS reconcile_queue_delete BEFORE DELETE ON platform_episodes
+    BEGIN
+        INSERT OR IGNORE INTO reconcile_queue (platform_episode_id, podcast_id, source_id,
+            indexed, old_description, old_extra)
+        VALUES (OLD.id, OLD.podcast_id, OLD.source_id, 1, OLD.description, OLD.extra);
+        UPDATE reconcile_queue SET deleted = 1, old_episode_id = coalesce(
+            (SELECT episode_id FROM episode_links WHERE platform_episode_id = OLD.id),
+            old_episode_id) WHERE platform_episode_id = OLD.id;
+        DELETE FROM episode_links WHERE platform_episode_id = OLD.id;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS reconcile_queue_unlink AFTER DELETE ON episode_links
+    BEGIN
+        INSERT OR IGNORE INTO reconcile_queue (platform_episode_id, podcast_id, source_id,
+            indexed, old_description, old_extra)
+        SELECT id, podcast_id, source_id, 1, description, extra FROM platform_episodes
+        WHERE id = OLD.platform_episode_id;
+        UPDATE reconcile_queue SET old_episode_id = coalesce(old_episode_id, OLD.episode_id)
+        WHERE platform_episode_id = OLD.platform_episode_id;
+    END""",
+)
+
+
+REPORT_INDEXES = (
+    # Truncated descriptions per platform, newest first; also the list of platforms.
+    "CREATE INDEX IF NOT EXISTS idx_platform_episodes_platform "
+    "ON platform_episodes(platform, published DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_platform_episode_versions_seen_at "
+    "ON platform_episode_versions(seen_at)",
+    "CREATE INDEX IF NOT EXISTS idx_sources_platform ON sources(platform)",
+)
+
+
+def ensure_reconcile_schema(db: sqlite_utils.Database) -> None:
+    """The canonical tables, match index and queue (idempotent). Run by migration m010; also
+    by reconcile on a database built without the archive (tests' hand-made tables)."""
+    if not db["platform_episodes"].exists() or db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'reconcile_queue_unlink'"
+    ).fetchone():
+        return
+    for statement in RECONCILE_SCHEMA:
+        db.execute(statement)
+    # Links left by platform rows deleted before the delete trigger existed (once).
+    db.execute(
+        "DELETE FROM episode_links WHERE NOT EXISTS "
+        "(SELECT 1 FROM platform_episodes pe WHERE pe.id = platform_episode_id)"
+    )
+
+
+@migrations()
+def m010_reconcile_index(db: sqlite_utils.Database) -> None:
+    ensure_reconcile_schema(db)
+
+
+# Full-text search over titles and descriptions (Datasette's search box), kept current by
+# the triggers sqlite-utils creates.
+SEARCHABLE = {"episodes": ("title", "description"), "platform_episodes": ("title", "description")}
+
+
+def ensure_search(db: sqlite_utils.Database, *, rebuild: bool = False) -> list[str]:
+    """FTS5 tables for SEARCHABLE (idempotent; `rebuild` recreates them). Returns the tables
+    that have search."""
+    enabled = []
+    for table, columns in SEARCHABLE.items():
+        if not db[table].exists():
+            continue
+        if rebuild or not db[f"{table}_fts"].exists():
+            db[table].enable_fts(columns, create_triggers=True, replace=True)
+        enabled.append(table)
+    return enabled
+
+
+@migrations()
+def m011_search(db: sqlite_utils.Database) -> None:
+    # Archives made before this migration got search from `scraper serve`/sync: rebuild.
+    ensure_search(db, rebuild=True)
+
+
+@migrations()
+def m012_report_indexes(db: sqlite_utils.Database) -> None:
+    # What the reports and Datasette's canned queries filter and order by.
+    for statement in REPORT_INDEXES:
+        db.execute(statement)
 
 
 @dataclass
@@ -148,6 +313,8 @@ class SourceOutcome:
     # For an unchanged source (every page answered 304): the last good listing's counts.
     previous_listed: int | None = None
     previous_claimed: int | None = None
+    previous_window: int | None = None
+    previous_window_from: str | None = None
     # Counts filled in by record_source.
     new: int = 0
     changed: int = 0
@@ -158,6 +325,23 @@ class SourceOutcome:
         if self.listing is not None:
             return len(self.listing.episodes)
         return self.previous_listed if self.status == "unchanged" else None
+
+    @property
+    def window(self) -> int | None:
+        """N when the platform listed only its newest N episodes (by design)."""
+        if self.listing is not None:
+            return self.listing.window
+        return self.previous_window if self.status == "unchanged" else None
+
+    @property
+    def window_from(self) -> str | None:
+        """The publish date of the oldest episode inside the window."""
+        if self.listing is not None:
+            if not self.listing.window:
+                return None
+            days = [e.published for e in self.listing.episodes if e.published]
+            return min(days).isoformat() if days else None
+        return self.previous_window_from if self.status == "unchanged" else None
 
     @property
     def claimed(self) -> int | None:
@@ -202,6 +386,12 @@ class Archive:
             {"podcast_id": podcast_id, "platform": platform, "url": url, "fetch_mode": fetch_mode,
              "added_at": now_iso()}
         ).last_pk
+
+    def all_sources(self) -> list[tuple[int, str, str, str, int]]:
+        """(source id, url, platform, podcast name, podcast id) of every source, by id."""
+        return self.db.execute(
+            "select s.id, s.url, s.platform, p.name, p.id from sources s "
+            "join podcasts p on p.id = s.podcast_id order by s.id").fetchall()
 
     def source(self, source_id: int) -> dict[str, Any]:
         return self.db["sources"].get(source_id)
@@ -324,14 +514,31 @@ class Archive:
                               [sha256]).fetchone()
         return zlib.decompress(row[0]) if row else None
 
-    # Reconciliation bookkeeping ---------------------------------------------------------------
+    # Reconciliation ---------------------------------------------------------------------------
 
-    def episodes_mark(self, podcast_id: int) -> int:
-        """The newest version row of a podcast's platform episodes: it moves whenever an
-        episode is added, changed, removed or returns."""
-        row = self.db.execute(
-            "select max(v.id) from platform_episode_versions v join platform_episodes pe "
-            "on pe.id = v.platform_episode_id where pe.podcast_id = ?", [podcast_id]).fetchone()
+    def reconcile(self, podcast_id: int | None = None, *, full: bool = False):
+        """Canonical episodes for the podcast's queued changes (see scraper.reconcile); the
+        writes go through scraper.archive_match."""
+        from scraper import reconcile as reconciling
+
+        with self.db.atomic():
+            report = reconciling.reconcile(self.db, podcast_id, full=full)
+            for podcast in [podcast_id] if podcast_id is not None else []:
+                self.set_reconciled_mark(podcast, self.episodes_mark())
+        return report
+
+    def needs_reconcile(self, podcast_id: int) -> bool:
+        """Something is queued for the podcast, or it was never reconciled."""
+        queued = self.db.execute("select 1 from reconcile_queue where podcast_id = ? limit 1",
+                                 [podcast_id]).fetchone()
+        indexed = self.db.execute("select 1 from match_podcasts where podcast_id = ?",
+                                  [podcast_id]).fetchone()
+        return bool(queued) or not indexed
+
+    def episodes_mark(self) -> int:
+        """The newest version row (all podcasts): a podcast's reconcile mark says every
+        change up to it is reconciled. What is still to do is in `reconcile_queue`."""
+        row = self.db.execute("select max(id) from platform_episode_versions").fetchone()
         return row[0] or 0
 
     def reconciled_mark(self, podcast_id: int) -> int | None:
@@ -381,16 +588,20 @@ class Archive:
                  "show_author": show.author if show else None,
                  "show_description": show.description if show else None,
                  "incomplete_reason": listing.incomplete_reason if listing else None,
-                 "warnings": warnings}
+                 "warnings": warnings,
+                 "window": outcome.window, "window_from": outcome.window_from}
             )
             if listing is not None and outcome.status in ("ok", "partial"):
                 seen_at = first.page_time.isoformat(timespec="seconds") if first else now_iso()
                 self._record_episodes(run_id, outcome, listing, seen_at,
-                                      complete=outcome.status == "ok")
+                                      complete=outcome.status == "ok",
+                                      window_from=outcome.window_from if listing.window
+                                      else None, windowed=bool(listing.window))
         return outcome
 
     def _record_episodes(self, run_id: int, outcome: SourceOutcome, listing: Listing,
-                         seen_at: str, *, complete: bool) -> None:
+                         seen_at: str, *, complete: bool, windowed: bool = False,
+                         window_from: str | None = None) -> None:
         source = self.source(outcome.source_id)
         existing = {
             row["episode_id"]: row
@@ -437,8 +648,12 @@ class Archive:
                                           "published": [None, row["published"]]}))
             outcome.new += len(inserts)
         if complete:
-            # Only a complete listing can say an episode is gone; never delete it.
+            # Only a complete listing can say an episode is gone; never delete it. A windowed
+            # listing speaks only for episodes newer than its oldest one: older ones (and
+            # undated ones) are beyond the window, not gone.
             for row in existing.values():
+                if windowed and not (window_from and (row["published"] or "") > window_from):
+                    continue
                 if row["listed"]:
                     self.db["platform_episodes"].update(row["id"], {"listed": 0})
                     versions.append(_version(row["id"], run_id, seen_at, "removed", {}))
@@ -449,6 +664,9 @@ class Archive:
 
 def _episode_fields(episode: Episode) -> dict[str, Any]:
     extra = {k: v for k, v in episode.extra.items() if k != "duration_precision"}
+    if episode.guid:
+        # Kept with the other platform details; matching reads it for rule `same-guid`.
+        extra["guid"] = episode.guid
     return {
         "title": episode.title,
         "published": episode.published.isoformat() if episode.published else None,

@@ -77,10 +77,9 @@ def _db_path(db: Path | None, config: Path) -> Path:
 
 
 def _open_existing(db: Path):
-    import sqlite_utils
-
     from scraper.dbfaults import check_archive_file
     from scraper.errors import ArchiveError
+    from scraper.reads import open_for_reading
 
     if not db.exists():
         raise _fail(f"no archive at {db}: run `scraper sync` (or `scraper demo`) first")
@@ -88,9 +87,16 @@ def _open_existing(db: Path):
         check_archive_file(db, writing=False)
     except ArchiveError as error:
         raise _fail(str(error), EXIT_ARCHIVE) from None
-    database = sqlite_utils.Database(db)
-    database.execute("PRAGMA busy_timeout = 10000")
-    return database
+    return open_for_reading(db)
+
+
+def _write_stream(value) -> None:
+    """JSON as `json.dumps(indent=2)` writes it, item by item (see scraper.jsonstream)."""
+    from scraper.jsonstream import write_json
+
+    write_json(value, sys.stdout.write)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
 @app.command()
@@ -186,6 +192,9 @@ def _print_summary(summary, as_json: bool) -> None:
             console.print(f"[red]{s.platform}[/] {s.url}: {s.error}", highlight=False)
         for warning in s.warnings:
             console.print(f"[yellow]{s.platform}[/] {s.url}: {warning}", highlight=False)
+        if s.note:
+            console.print(f"[cyan]{s.platform}[/] {s.url}: {s.note}", highlight=False,
+                          soft_wrap=True)
 
 
 @app.command()
@@ -287,18 +296,9 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
     db_path = db or settings.db
     last: dict[str, dict] = {}
     if db_path.exists():
-        database = _open_existing(db_path)
-        # An archive not synced since migration m004 has no warnings column yet.
-        warnings = ("l.warnings" if "warnings" in database["listings"].columns_dict
-                    else "NULL as warnings")
-        for row in database.query(
-            "select s.url, l.status, l.listed_count as listed, l.claimed_count as claimed, "
-            f"l.fetched_at as captured, {warnings} from sources s "
-            "join listings l on l.source_id = s.id "
-            "where l.id = (select max(id) from listings where source_id = s.id)"
-        ):
-            row["warnings"] = row["warnings"].split("\n") if row["warnings"] else []
-            last[row.pop("url")] = row
+        from scraper.reads import sources_status
+
+        last = sources_status(_open_existing(db_path))
     rows = [{"podcast": s.podcast, "platform": s.platform, "url": s.url,
              "fetch": s.fetch or "auto",
              **last.get(s.url, {"status": "never synced", "listed": None, "claimed": None,
@@ -335,14 +335,19 @@ def add(
         "--route", help="PREFIX=BASE for the check (repeatable).")] = None,
     check: Annotated[bool, typer.Option(
         "--check/--no-check", help="Fetch and parse the page before adding it.")] = True,
+    with_feed: Annotated[bool, typer.Option(
+        "--with-feed", help="Also add the publisher's feed when the platform names it "
+        "(Apple's feedUrl).")] = False,
 ) -> None:
-    """Detect the platform of URL, check the page parses, and append it to the sources file."""
+    """Detect the platform of URL, check the page parses, and append it to the sources file.
+    When the platform names the publisher's own feed, propose it (or add it: --with-feed)."""
     from scraper.config import add_source
     from scraper.errors import ConfigError, ScraperError
     from scraper.routes import Routes
     from scraper.sync import check_source
 
     settings = _load(config, required=False)
+    feed: str | None = None
     try:
         routes = settings.routes.merged(Routes.parse_option(route or []))
         if check:
@@ -352,6 +357,7 @@ def add(
                 show.claimed_count else ""
             typer.echo(f"checked: {show.title if show and show.title else '(untitled)'}: "
                        f"{len(listing.episodes)} episodes on the first page{claimed}")
+            feed = show.feed_url if show else None
         added = add_source(config, url, podcast, platform)
     except ConfigError as error:
         raise _fail(str(error), 2) from None
@@ -359,6 +365,31 @@ def add(
         raise _fail(f"{url} did not check out ({type(error).__name__}: {error}); "
                     f"fix the URL, or add it anyway with --no-check") from None
     typer.echo(f"added {added.platform} source {added.url} to {podcast!r} in {config}")
+    if feed and feed != added.url:
+        _offer_feed(config, settings, feed, podcast, added.platform, with_feed)
+
+
+def _offer_feed(config: Path, settings, feed: str, podcast: str, platform: str,
+                add_it: bool) -> None:
+    """The publisher's feed a platform names: added with --with-feed, else proposed."""
+    import adapters
+    from scraper.config import add_source
+    from scraper.errors import ConfigError
+
+    feed = adapters.get("rss").canonical_url(feed)
+    if any(adapters.get("rss").canonical_url(s.url) == feed for s in settings.sources(podcast)):
+        return
+    if not add_it:
+        typer.echo(f"{platform} names the publisher's feed {feed}: add it too with "
+                   f"`scraper add {feed} --podcast {podcast!r}` (`scraper add --with-feed` "
+                   "adds both at once)")
+        return
+    try:
+        added = add_source(config, feed, podcast, "rss")
+    except ConfigError as error:
+        raise _fail(str(error), 2) from None
+    typer.echo(f"added rss source {added.url} (the publisher's feed {platform} names) "
+               f"to {podcast!r} in {config}")
 
 
 @app.command()
@@ -424,13 +455,13 @@ def episodes(
     limit: Annotated[int, typer.Option("--limit", help="Rows to show (table output).")] = 50,
 ) -> None:
     """Canonical episodes with their chosen fields and provenance."""
-    from scraper.reconcile import canonical_episodes_json
+    from scraper.reads import canonical_episodes
 
     database = _open_existing(_db_path(db, config))
-    rows = canonical_episodes_json(database, podcast)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        _write_stream(canonical_episodes(database, podcast))
         return
+    rows = list(canonical_episodes(database, podcast))
     from rich.console import Console
     from rich.table import Table
 
@@ -456,12 +487,12 @@ def diff(
     markdown: Annotated[bool, typer.Option("--markdown", help="Markdown report.")] = False,
 ) -> None:
     """Drift between platforms: counts, missing, not yet seen, extra, disagreements."""
-    from scraper.drift import diff_report, render_markdown
+    from scraper.drift import iter_diff_report, render_markdown
 
     database = _open_existing(_db_path(db, config))
-    report = diff_report(database, podcast=podcast, platforms=platform or None)
+    report = iter_diff_report(database, podcast=podcast, platforms=platform or None)
     if as_json:
-        typer.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+        _write_stream(report)
     else:
         text = render_markdown(report)
         if markdown:
@@ -549,8 +580,7 @@ def notify(
     """Send alerts for drift not alerted yet (sync does this after each run)."""
     settings = _load(config)
     if settings.notify is None:
-        # "\\[" : the message goes through rich, where [notify] would be a style tag.
-        raise _fail(f"{config} has no \\[notify] table: add one with urls = \\[...] "
+        raise _fail(f"{config} has no [notify] table: add one with urls = [...] "
                     "(Apprise URLs, see README)", 2)
     from scraper.notify import notify_podcasts, send_test, summary_json
 
@@ -567,8 +597,9 @@ def notify(
     _open_existing(db_path).close()
     archive = Archive(db_path)
     try:
-        ids = [r[0] for r in archive.db.execute(
-            "SELECT id FROM podcasts WHERE ? IS NULL OR name = ?", [podcast, podcast])]
+        from scraper.reads import podcasts
+
+        ids = [r["id"] for r in podcasts(archive.db, podcast)]
         results = notify_podcasts(archive.db, settings.notify, ids, db_name=db_path.stem)
     finally:
         archive.close()

@@ -27,53 +27,16 @@ from typing import Any
 
 import sqlite_utils
 
-from scraper.matching import platform_rank
+from scraper.archive import ensure_search
+from scraper.reads import coverage_sql, present_platforms
+
+__all__ = ["coverage_sql", "enable_search", "metadata_for", "present_platforms", "serve"]
 
 METADATA_PATH = Path(__file__).resolve().parent.parent / "data" / "metadata.json"
 TEMPLATE_DATABASE = "archive"
 CONTRACT_PLATFORMS = ("rss", "audible", "castbox", "podimo", "podtail", "radionet")
 # Kept in sync with scraper.datasette_feed.SHIM (not imported: that module needs Datasette).
 FEED_PLUGIN_SHIM = "from scraper.datasette_feed import register_routes  # noqa: F401\n"
-SEARCHABLE = {"episodes": ("title", "description"), "platform_episodes": ("title", "description")}
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def coverage_sql(platforms: list[str] | tuple[str, ...]) -> str:
-    """Canonical episode x platform: one column per platform, "✓" when listed there,
-    "✓×2" for a republication, "gone" when only an unlisted row remains."""
-    columns = []
-    for platform in platforms:
-        listed = f"sum(pe.platform = {_literal(platform)} AND coalesce(pe.listed, 1) = 1)"
-        seen = f"sum(pe.platform = {_literal(platform)})"
-        columns.append(
-            f"CASE WHEN {listed} = 1 THEN '✓' WHEN {listed} > 1 THEN '✓×' || {listed} "
-            f"WHEN {seen} > 0 THEN 'gone' ELSE '' END AS {_quote(platform)}"
-        )
-    select = ",\n  ".join(["e.id AS episode", "e.published", "e.title", "e.platforms", *columns])
-    return (
-        f"SELECT\n  {select}\n"
-        "FROM episodes e\n"
-        "JOIN podcasts p ON p.id = e.podcast_id\n"
-        "LEFT JOIN episode_links l ON l.episode_id = e.id\n"
-        "LEFT JOIN platform_episodes pe ON pe.id = l.platform_episode_id\n"
-        "WHERE e.platforms > 0 AND (:podcast = '' OR p.name = :podcast)\n"
-        "GROUP BY e.id\n"
-        "ORDER BY e.published IS NULL, e.published DESC, e.id DESC"
-    )
-
-
-def present_platforms(db: sqlite_utils.Database) -> list[str]:
-    if not db["platform_episodes"].exists():
-        return []
-    rows = db.execute("SELECT DISTINCT platform FROM platform_episodes").fetchall()
-    return sorted((r[0] for r in rows if r[0]), key=platform_rank)
 
 
 def podcast_feeds(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -121,14 +84,9 @@ def _feeds_html(description: str | None, feeds: list[dict[str, Any]]) -> str:
 
 
 def enable_search(db: sqlite_utils.Database) -> list[str]:
-    """FTS5 over title and description of canonical and platform episodes, kept current by
-    triggers. Idempotent. Returns the tables that have search."""
-    enabled = []
-    for table, columns in SEARCHABLE.items():
-        if db[table].exists():
-            db[table].enable_fts(columns, create_triggers=True, replace=True)
-            enabled.append(table)
-    return enabled
+    """Full-text search as the archive's migrations create it (for archives opened without
+    `Archive`). Idempotent. Returns the tables that have search."""
+    return ensure_search(db)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

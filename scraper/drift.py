@@ -9,27 +9,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlite_utils
 
+from scraper import reads
 from scraper.matching import (
     DATE_TOLERANCE,
     RELATIVE_DATE_TOLERANCE,
     UNUSABLE_DATE_FLAGS,
     normalize_title,
-    platform_rank,
 )
 from scraper.normalize import is_strict_prefix
 
-# Listing statuses whose episodes were stored: the source's picture as of that capture.
-GOOD_STATUSES = ("ok", "unchanged", "partial")
+GOOD_STATUSES = reads.GOOD_STATUSES
 LIST_KEYS = (
-    "missing", "not_yet_seen", "extra", "date_disagreements", "title_disagreements",
-    "truncated_descriptions", "republications",
+    "missing", "not_yet_seen", "beyond_window", "extra", "date_disagreements",
+    "title_disagreements", "truncated_descriptions", "republications",
 )
 
 
@@ -38,26 +37,6 @@ def _day(value: str | None) -> date | None:
         return date.fromisoformat(value[:10]) if value else None
     except ValueError:
         return None
-
-
-def _podcasts(db: sqlite_utils.Database, podcast: int | str | None) -> list[dict[str, Any]]:
-    if podcast is None:
-        return list(db.query("SELECT id, name FROM podcasts ORDER BY id"))
-    column = "id" if isinstance(podcast, int) else "name"
-    return list(db.query(f"SELECT id, name FROM podcasts WHERE {column} = ?", [podcast]))
-
-
-def _latest_listing(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
-    marks = ", ".join("?" for _ in GOOD_STATUSES)
-    # An archive written before migration m004 has no warnings column.
-    warnings = "warnings" if "warnings" in db["listings"].columns_dict else "NULL AS warnings"
-    rows = list(db.query(
-        f"SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, {warnings} "
-        f"FROM listings WHERE source_id = ? AND status IN ({marks}) "
-        "ORDER BY fetched_at DESC, id DESC LIMIT 1",
-        [source_id, *GOOD_STATUSES],
-    ))
-    return rows[0] if rows else None
 
 
 def _brief(episode: dict[str, Any]) -> dict[str, Any]:
@@ -72,11 +51,13 @@ def _source_report(
     source: dict[str, Any],
     listing: dict[str, Any] | None,
     episodes: dict[int, dict[str, Any]],
+    order: list[int],
     mine: dict[int, list[dict[str, Any]]],
     holders: dict[int, set[int]],
 ) -> dict[str, Any]:
-    """One source against the canonical episodes. `mine`: canonical id -> this source's
-    listed platform rows; `holders`: canonical id -> source ids listing it."""
+    """One source against the canonical episodes (`order`: their ids by date). `mine`:
+    canonical id -> this source's listed platform rows; `holders`: canonical id -> source
+    ids listing it."""
     captured = _day(listing["fetched_at"]) if listing else None
     out: dict[str, Any] = {
         "source_id": source["id"],
@@ -86,20 +67,26 @@ def _source_report(
         "captured_on": captured.isoformat() if captured else None,
         "claimed_count": listing["claimed_count"] if listing else None,
         "listed_count": listing["listed_count"] if listing else None,
+        "window": listing["window"] if listing else None,
         "warnings": (listing.get("warnings") or "").split("\n") if listing and
         listing.get("warnings") else [],
         "stored_count": sum(len(rows) for rows in mine.values()),
         "matched": sum(1 for e in mine if len(holders[e]) > 1),
         **{key: [] for key in LIST_KEYS},
     }
-    for episode_id in sorted(episodes, key=lambda i: (episodes[i]["published"] or "", i)):
+    # A windowed listing (the platform shows only its newest N) says nothing about episodes
+    # older than the oldest one it reached: those are beyond its window, not missing.
+    window_from = _day(listing["window_from"]) if listing and listing["window"] else None
+    for episode_id in order:
         episode = episodes[episode_id]
         rows = mine.get(episode_id)
         if not rows:
             if captured is not None:
                 when = _day(episode["published"]) or _day(episode["first_seen_at"])
                 late = when is not None and when > captured
-                out["not_yet_seen" if late else "missing"].append(_brief(episode))
+                beyond = window_from is not None and when is not None and when <= window_from
+                key = "not_yet_seen" if late else "beyond_window" if beyond else "missing"
+                out[key].append(_brief(episode))
             continue
         if holders[episode_id] == {source["id"]}:
             out["extra"].append(_brief(episode))
@@ -131,15 +118,11 @@ def _compare(out: dict[str, Any], episode: dict[str, Any], rows: list[dict[str, 
             "episode_id": row["episode_id"], "platform_value": row["title"],
         })
     for row in rows:
-        supplied = episode["description_source"] == f"{row['platform']}:{row['id']}"
-        cut = bool(row["description_truncated"]) or (
-            not supplied and is_strict_prefix(row["description"], episode["description"])
-        )
-        if cut:
+        if row["cut"]:
             out["truncated_descriptions"].append({
                 **_brief(episode), "platform_episode_id": row["id"],
                 "episode_id": row["episode_id"],
-                "length": len(row["description"] or ""),
+                "length": row["length"],
                 "canonical_length": len(episode["description"] or ""),
             })
     if len(rows) > 1:
@@ -168,8 +151,11 @@ def diff_report(
              "claimed_count", "listed_count",      # from that listing
              "stored_count",    # platform rows currently listed, linked to an episode
              "matched",         # canonical episodes here that another source also lists
+             "window": N | null,   # the platform lists only its newest N (by design)
              "missing": [E],       # published on/before captured_on, not listed here
              "not_yet_seen": [E],  # published after captured_on, not listed here
+             "beyond_window": [E], # not listed, and not newer than the oldest episode a
+                                   # windowed listing reached: the platform's design
              "extra": [E],         # listed only by this source
              "date_disagreements": [E + {platform_episode_id, episode_id,
                                          platform_value, published_raw, days}],
@@ -184,54 +170,71 @@ def diff_report(
     missing/not-yet-seen lists. `platforms` filters the sources shown; presence is always
     judged over all sources of the podcast.
     """
+    report = iter_diff_report(db, podcast, platforms)
+    podcasts = [{**pod, "sources": list(pod["sources"])} for pod in report["podcasts"]]
+    return {**report, "podcasts": podcasts}
+
+
+def iter_diff_report(
+    db: sqlite_utils.Database,
+    podcast: int | str | None = None,
+    platforms: list[str] | None = None,
+) -> dict[str, Any]:
+    """`diff_report` with `podcasts` and each podcast's `sources` as generators: one
+    source's report is built at a time (see `scraper.jsonstream` to write it as it goes)."""
     report: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "good_statuses": list(GOOD_STATUSES),
         "tolerance_days": {"absolute": DATE_TOLERANCE, "relative": RELATIVE_DATE_TOLERANCE},
-        "podcasts": [],
+        "podcasts": iter(()),
     }
-    if not db["episodes"].exists():
-        return report
-    for pod in _podcasts(db, podcast):
-        report["podcasts"].append(_podcast_report(db, pod, platforms))
+    if db["episodes"].exists():
+        report["podcasts"] = (_podcast_report(db, pod, platforms)
+                              for pod in reads.podcasts(db, podcast))
     return report
 
 
 def _podcast_report(
     db: sqlite_utils.Database, pod: dict[str, Any], platforms: list[str] | None
 ) -> dict[str, Any]:
-    episodes = {
-        e["id"]: e
-        for e in db.query(
-            "SELECT * FROM episodes WHERE podcast_id = ? AND platforms > 0", [pod["id"]]
-        )
-    }
-    per_source: dict[int, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    holders: dict[int, set[int]] = defaultdict(set)
-    rows = db.query(
-        "SELECT pe.*, l.episode_id AS canonical_id FROM platform_episodes pe "
-        "JOIN episode_links l ON l.platform_episode_id = pe.id "
-        "WHERE pe.podcast_id = ? AND coalesce(pe.listed, 1) = 1 ORDER BY pe.id",
-        [pod["id"]],
-    )
-    for row in rows:
-        if row["canonical_id"] in episodes:
-            per_source[row["source_id"]][row["canonical_id"]].append(row)
-            holders[row["canonical_id"]].add(row["source_id"])
-    sources = sorted(
-        db.query("SELECT * FROM sources WHERE podcast_id = ?", [pod["id"]]),
-        key=lambda s: (*platform_rank(s["platform"]), s["id"]),
-    )
+    episodes = reads.diff_episodes(db, pod["id"])
     return {
         "podcast_id": pod["id"],
         "podcast": pod["name"],
         "canonical_episodes": len(episodes),
-        "sources": [
-            _source_report(s, _latest_listing(db, s["id"]), episodes, per_source[s["id"]], holders)
-            for s in sources
-            if not platforms or s["platform"] in platforms
-        ],
+        "sources": _sources(db, pod["id"], episodes, platforms),
     }
+
+
+def _sources(db: sqlite_utils.Database, podcast_id: int, episodes: dict[int, dict[str, Any]],
+             platforms: list[str] | None) -> Iterator[dict[str, Any]]:
+    holders = reads.holders(db, podcast_id)
+    holders = {e: s for e, s in holders.items() if e in episodes}
+    order = sorted(episodes, key=lambda i: (episodes[i]["published"] or "", i))
+    for source in reads.podcast_sources(db, podcast_id):
+        if platforms and source["platform"] not in platforms:
+            continue
+        listing = reads.latest_good_listing(db, source["id"])
+        yield _source_report(source, listing, episodes, order,
+                             _mine(db, source["id"], episodes), holders)
+
+
+def _mine(db: sqlite_utils.Database, source_id: int,
+          episodes: dict[int, dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """This source's rows per canonical episode; the description is read, compared with the
+    canonical one (truncation) and dropped, so only one source's small rows are held."""
+    mine: dict[int, list[dict[str, Any]]] = {}
+    for row in reads.source_rows(db, source_id):
+        episode = episodes.get(row["canonical_id"])
+        if episode is None:
+            continue
+        text = row.pop("description")
+        supplied = episode["description_source"] == f"{row['platform']}:{row['id']}"
+        row["cut"] = bool(row["description_truncated"]) or (
+            not supplied and is_strict_prefix(text, episode["description"]))
+        row["length"] = len(text or "")
+        mine.setdefault(row["canonical_id"], []).append(row)
+    return mine
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,21 +254,36 @@ def _cell(value: Any) -> str:
 
 def render_markdown(report: dict[str, Any]) -> str:
     """The diff report as Markdown: a summary table per podcast, then the lists."""
+    return "".join(iter_markdown(report)).rstrip() + "\n"
+
+
+def iter_markdown(report: dict[str, Any]) -> Iterator[str]:
+    """`render_markdown` one podcast at a time; of each source only the counts and the
+    first lines of each list are kept (all the Markdown shows)."""
+    for pod in report["podcasts"]:
+        sources = [_brief_source(src) for src in pod["sources"]]
+        yield "\n".join(_podcast_markdown({**pod, "sources": sources})) + "\n"
+
+
+def _brief_source(src: dict[str, Any]) -> dict[str, Any]:
+    return {**src, **{key: src[key][:_DETAIL_LIMIT] for key in LIST_KEYS}}
+
+
+def _podcast_markdown(pod: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     headers = [h for h, _ in _COLUMNS] + [k.replace("_", " ") for k in LIST_KEYS]
-    for pod in report["podcasts"]:
-        count = pod["canonical_episodes"]
-        lines += [f"## {pod['podcast']}", "", f"{count} canonical episodes.", ""]
-        lines.append("| " + " | ".join(headers) + " |")
-        lines.append("|" + "---|" * len(headers))
-        for src in pod["sources"]:
-            cells = [_cell(src[k]) for _, k in _COLUMNS]
-            cells += [str(src["counts"][k]) for k in LIST_KEYS]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-        for src in pod["sources"]:
-            lines += _details(src)
-    return "\n".join(lines).rstrip() + "\n"
+    count = pod["canonical_episodes"]
+    lines += [f"## {pod['podcast']}", "", f"{count} canonical episodes.", ""]
+    lines.append("| " + " | ".join(headers) + " |")
+    lines.append("|" + "---|" * len(headers))
+    for src in pod["sources"]:
+        cells = [_cell(src[k]) for _, k in _COLUMNS]
+        cells += [str(src["counts"][k]) for k in LIST_KEYS]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for src in pod["sources"]:
+        lines += _details(src)
+    return lines
 
 
 def _details(src: dict[str, Any]) -> list[str]:
@@ -286,8 +304,9 @@ def _details(src: dict[str, Any]) -> list[str]:
                 extra = f" — platform says {item['platform_value']!r}"
             lines.append(f"- #{item['id']} {item['published'] or '????-??-??'} "
                          f"{_cell(item['title'])}{extra}")
-        if len(items) > _DETAIL_LIMIT:
-            lines.append(f"- … and {len(items) - _DETAIL_LIMIT} more")
+        total = src["counts"][key]
+        if total > _DETAIL_LIMIT:
+            lines.append(f"- … and {total - _DETAIL_LIMIT} more")
         lines.append("")
     return lines
 
@@ -313,29 +332,15 @@ def changes_report(
     JSON). `since` is an ISO date or time (versions seen at or after it) or a run id "3" /
     "run:3" (versions of that run and later). `title` is the episode's current title.
     """
-    where, params = ["1 = 1"], []
+    run_from, seen_from = None, None
     if since:
         run = _RUN.match(since.strip())
         if run:
-            where.append("v.run_id >= ?")
-            params.append(int(run.group(1)))
+            run_from = int(run.group(1))
         else:
-            where.append("v.seen_at >= ?")
-            params.append(since.strip())
-    if podcast is not None:
-        where.append("pe.podcast_id = ?" if isinstance(podcast, int) else "p.name = ?")
-        params.append(podcast)
-    if platforms:
-        where.append(f"pe.platform IN ({', '.join('?' for _ in platforms)})")
-        params.extend(platforms)
-    rows = db.query(
-        "SELECT pe.platform, s.url AS source_url, p.name AS podcast, pe.episode_id, pe.title, "
-        "v.change, v.changes, v.run_id, v.seen_at FROM platform_episode_versions v "
-        "JOIN platform_episodes pe ON pe.id = v.platform_episode_id "
-        "JOIN sources s ON s.id = pe.source_id LEFT JOIN podcasts p ON p.id = pe.podcast_id "
-        f"WHERE {' AND '.join(where)} ORDER BY v.seen_at, v.id",
-        params,
-    )
+            seen_from = since.strip()
+    rows = reads.version_rows(db, run_from=run_from, seen_from=seen_from, podcast=podcast,
+                              platforms=platforms)
     return [
         {**row, "changes": json.loads(row["changes"]) if row["changes"] else {}} for row in rows
     ]
@@ -376,7 +381,7 @@ def drift_items(
     failed/partial)."""
     if not db["episodes"].exists():
         return []
-    pod = _podcasts(db, podcast_id)
+    pod = reads.podcasts(db, podcast_id)
     if not pod:
         return []
     name = pod[0]["name"]
@@ -397,17 +402,12 @@ def drift_items(
                     episode_id=entry["id"], title=entry["title"], published=entry["published"],
                     detail=None if value is None else f"platform says {value!r}"))
     if "new" in kinds:
-        for row in db.query(
-                "SELECT id, title, published FROM episodes WHERE podcast_id = ? AND platforms > 0 "
-                "ORDER BY published IS NULL, published DESC, id DESC", [podcast_id]):
+        for row in reads.listed_episodes(db, podcast_id):
             items.append(DriftItem(kind="new", key=f"new:{row['id']}", podcast_id=podcast_id,
                                    podcast=name, episode_id=row["id"], title=row["title"],
                                    published=row["published"]))
     if "failed" in kinds or "partial" in kinds:
-        for row in db.query(
-                "SELECT s.id, s.platform, s.url, l.status, l.error FROM sources s "
-                "JOIN listings l ON l.id = (SELECT max(id) FROM listings WHERE source_id = s.id) "
-                "WHERE s.podcast_id = ? ORDER BY s.id", [podcast_id]):
+        for row in reads.latest_listing_status(db, podcast_id):
             kind = "failed" if row["status"] in FAILED_STATUSES else row["status"]
             if kind in ("failed", "partial") and kind in kinds:
                 items.append(DriftItem(

@@ -172,9 +172,22 @@ class Cluster:
         return {m.source_id for m in self.members}
 
 
+_WORD = re.compile(r"\w{3,}")
+
+
+def raw_keys(description: str | None, extra: Any) -> set[str]:
+    """Link keys of a description and the `links` in a row's `extra`, boilerplate kept."""
+    links = (_json(extra) or {}).get("links") or []
+    return link_keys(description, [str(u) for u in links if u])
+
+
+def opening_words(description: str | None) -> set[str]:
+    """Words of a description's opening, boilerplate kept (see reconcile's boilerplate)."""
+    return set(_WORD.findall(squash(description)[:DESCRIPTION_WINDOW]))
+
+
 def item_from_row(row: dict[str, Any]) -> Item:
     extra = _json(row.get("extra")) or {}
-    links = extra.get("links") or []
     description = row.get("description")
     return Item(
         id=row["id"],
@@ -192,7 +205,7 @@ def item_from_row(row: dict[str, Any]) -> Item:
         desc_key=squash(description),
         words=frozenset(),
         truncated=bool(row.get("description_truncated")),
-        keys=link_keys(description, [str(u) for u in links if u]),
+        keys=raw_keys(description, extra),
         guid=extra.get("guid"),
         url=row.get("url"),
         first_seen_at=row.get("first_seen_at"),
@@ -435,8 +448,19 @@ class Matcher:
         if item.guid:
             self.by_guid[item.guid].append(cluster)
 
+    def prepare(self, item: Item) -> None:
+        """Hook: make every candidate of `item` present in memory (see reconcile's lazy
+        matcher, which loads them from the match index)."""
+
+    def title_pool(self) -> list[str]:
+        return self.titles
+
+    def owners(self, title: str) -> list[Cluster]:
+        return self.title_owners[title]
+
     def candidates(self, item: Item) -> list[Cluster]:
         """Blocking: the only canonical episodes `item` is ever scored against."""
+        self.prepare(item)
         found: dict[int, Cluster] = {}
         for cluster in self.by_title.get(item.tkey, ()):
             found[cluster.id] = cluster
@@ -451,12 +475,13 @@ class Matcher:
         for key in item.keys:
             for cluster in self.by_key.get(key, ()):
                 found[cluster.id] = cluster
-        if not item.usable_date and item.tkey and not found and self.titles:
+        titles = self.title_pool() if not item.usable_date and item.tkey and not found else []
+        if titles:
             # No date to block on: one C-speed scan of the distinct titles.
             for _, _, index in process.extract(
-                item.tkey, self.titles, scorer=fuzz.token_sort_ratio, score_cutoff=95, limit=5
+                item.tkey, titles, scorer=fuzz.token_sort_ratio, score_cutoff=95, limit=5
             ):
-                for cluster in self.title_owners[self.titles[index]]:
+                for cluster in self.owners(titles[index]):
                     found[cluster.id] = cluster
         return [found[k] for k in sorted(found)]
 
@@ -497,8 +522,15 @@ class Matcher:
                 self.new_cluster(item)
 
     def _scored(self, item: Item) -> list[tuple[Cluster, float, str]]:
-        exact = {c.id: c for c in self.by_title.get(item.tkey, ())}
+        self.prepare(item)
         results: list[tuple[Cluster, float, str]] = []
+        # The publisher's guid on both sides is proof: it wins over any title evidence.
+        for cluster in self.by_guid.get(item.guid or "", ()):
+            if item.source_id not in cluster.sources():
+                results.append((cluster, 1.0, "same-guid"))
+        if results:
+            return results
+        exact = {c.id: c for c in self.by_title.get(item.tkey, ())}
         # An exact title with a matching date cannot be beaten: skip the wider blocks.
         for cluster in (exact[k] for k in sorted(exact)):
             if item.source_id in cluster.sources():

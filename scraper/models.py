@@ -138,6 +138,9 @@ class Show:
     url: str | None = None
     image: str | None = None
     category: str | None = None
+    # The publisher's own feed, where the platform names it (Apple's `feedUrl`): `scraper add`
+    # offers it as a further source.
+    feed_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -170,6 +173,9 @@ class Episode:
     description_truncated: bool = False
     url: str | None = None
     audio_url: str | None = None
+    # The publisher's item guid (RSS `<guid>`), where the platform gives it: two platforms'
+    # episodes with the same guid are the same episode (matching rule `same-guid`).
+    guid: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -202,6 +208,10 @@ class Listing:
     page_kind: str = "show"
     # Set by the adapter when the platform has more episodes it cannot reach, with why.
     incomplete_reason: str | None = None
+    # Set by the adapter when the platform, by its design, lists only the newest N episodes
+    # (Apple's lookup API: 200). Not a failure: the listing is complete within the window;
+    # older episodes are "beyond the window", never "removed" or "missing".
+    window: int | None = None
     # What the adapter could not read although the listing is complete, e.g.
     # "layout_drift: no episode rows found on the show page (tried: ...); the list came from
     # the API". The listing stays `ok`; the archive records and reports these.
@@ -216,6 +226,8 @@ class Listing:
         }
         if self.warnings:
             data["warnings"] = list(self.warnings)
+        if self.window:
+            data["window"] = self.window
         return data
 
 

@@ -1,6 +1,8 @@
 """Canonical episodes: every platform episode of a podcast linked to exactly one real episode.
 
-`reconcile(db)` reads `platform_episodes` (written by the archive) and owns three tables:
+`reconcile(db)` reads `platform_episodes` (written by the archive) and computes three
+tables, written through the archive (`scraper.archive_match`; schema in the archive's
+migrations):
 
 - `episodes`: one row per real episode, each field with its provenance (`*_source` is
   `"<platform>:<platform_episodes.id>"`, e.g. `"rss:17"`). Ids come from an AUTOINCREMENT
@@ -17,6 +19,14 @@ Sources are processed in a fixed order (publisher feed first, then platforms by 
 source id); within a source all candidate pairs are ranked and assigned greedily, so one
 source never lands twice on a canonical episode unless the republication rules say so.
 Links already stored are kept, which makes re-runs idempotent and ids stable.
+
+Incremental: triggers queue every platform episode added, changed or deleted
+(`reconcile_queue`), and a match index keeps each episode's title key, usable day, guid and
+link keys plus per-source counts of link keys and description words (what boilerplate
+detection needs). A run matches only the queued rows, loading from the index exactly the
+canonical episodes that share a title key, guid, day window or link key with them (the only
+candidates a full run would score), and recomputes only the canonical episodes they touch;
+the result equals a full run's (`full=True`, tests/test_reconcile_incremental.py).
 
 Rules (first that fits; score in brackets):
 - `new` (1.0): nothing matched; the row starts a canonical episode.
@@ -40,75 +50,49 @@ Rules (first that fits; score in brackets):
 
 from __future__ import annotations
 
-import itertools
-import json
-import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlite_utils
 
+from scraper.archive_match import EPISODE_COLUMNS, KEY, WORD, Counts, MatchStore
 from scraper.canonical import canonical_row, cluster_conflicts
 from scraper.matching import (
-    DESCRIPTION_WINDOW,
     MAX_KEY_PER_SOURCE,
+    RELATIVE_DATE_TOLERANCE,
     Cluster,
     Item,
     Matcher,
     item_from_row,
+    opening_words,
     platform_rank,
+    raw_keys,
 )
+from scraper.reads import canonical_episodes_json  # noqa: F401 (re-exported)
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS episodes (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        podcast_id INTEGER REFERENCES podcasts(id),
-        title TEXT, title_source TEXT,
-        published TEXT, published_source TEXT,
-        duration_seconds INTEGER, duration_source TEXT,
-        description TEXT, description_source TEXT, description_truncated INTEGER,
-        platforms INTEGER, first_seen_at TEXT, key TEXT)""",
-    """CREATE TABLE IF NOT EXISTS episode_links (
-        platform_episode_id INTEGER PRIMARY KEY
-            REFERENCES platform_episodes(id) ON DELETE CASCADE,
-        episode_id INTEGER REFERENCES episodes(id),
-        score REAL, rule TEXT, republication INTEGER)""",
-    """CREATE TABLE IF NOT EXISTS conflicts (
-        episode_id INTEGER REFERENCES episodes(id),
-        field TEXT, "values" TEXT, detail TEXT,
-        PRIMARY KEY (episode_id, field))""",
-    "CREATE INDEX IF NOT EXISTS idx_episodes_podcast ON episodes(podcast_id, published)",
-    "CREATE INDEX IF NOT EXISTS idx_episode_links_episode ON episode_links(episode_id)",
-)
+__all__ = ["EPISODE_COLUMNS", "ReconcileReport", "canonical_episodes_json", "reconcile"]
 
-EPISODE_COLUMNS = (
-    "podcast_id", "title", "title_source", "published", "published_source", "duration_seconds",
-    "duration_source", "description", "description_source", "description_truncated",
-    "platforms", "first_seen_at", "key",
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# Normalisation used for matching (also by drift reports)
 
 @dataclass
 class ReconcileReport:
     """What one `reconcile` call did. Counts are of rows written (0 on an idempotent re-run)."""
 
     podcasts: int = 0
+    # Platform episodes matched or refreshed: all of a podcast's on a full run, only the
+    # queued ones (added, changed, deleted since the last run) on an incremental one.
     platform_episodes: int = 0
-    episodes: int = 0
+    episodes: int = 0  # canonical episodes that some platform lists, after the run
     episodes_created: int = 0
     episodes_updated: int = 0
     links_created: int = 0
     links_updated: int = 0
     conflicts: int = 0
     conflicts_changed: int = 0
-    rules: dict[str, int] = field(default_factory=dict)
+    rules: dict[str, int] = field(default_factory=dict)  # rule -> links written with it
     # [{"episode_id", "platform", "source_id", "platform_episode_ids": [...]}]
     republications: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -118,83 +102,95 @@ class ReconcileReport:
 
 
 def ensure_tables(db: sqlite_utils.Database) -> None:
-    for statement in SCHEMA:
-        db.execute(statement)
+    """The canonical tables (owned by the archive's migrations; here for hand-made archives)."""
+    MatchStore(db)
 
 
-def _podcast_ids(db: sqlite_utils.Database, podcast_id: int | None) -> list[int]:
-    if podcast_id is not None:
-        return [podcast_id]
-    rows = db.execute(
-        "SELECT DISTINCT podcast_id FROM platform_episodes "
-        "WHERE podcast_id IS NOT NULL ORDER BY podcast_id"
-    ).fetchall()
-    return [r[0] for r in rows]
+# ---------------------------------------------------------------------------------------------
+# Features and boilerplate
 
 
-def _load_items(db: sqlite_utils.Database, podcast_id: int) -> list[Item]:
-    rows = db.query(
-        "SELECT * FROM platform_episodes WHERE podcast_id = ? ORDER BY id", [podcast_id]
+def _item(row: dict[str, Any]) -> tuple[Item, set[str], set[str]]:
+    """An item with its raw (boilerplate kept) link keys and opening words."""
+    item = item_from_row(row)
+    item.order = (
+        *platform_rank(item.platform),
+        item.source_id,
+        item.usable_date or date.max,
+        item.id,
     )
-    items = [item_from_row(row) for row in rows]
-    for item in items:
-        item.order = (
-            *platform_rank(item.platform),
-            item.source_id,
-            item.usable_date or date.max,
-            item.id,
-        )
-    items.sort(key=lambda i: i.order)
-    _drop_boilerplate(items)
-    return items
+    return item, set(item.keys), opening_words(item.description)
 
 
-_WORD = re.compile(r"\w{3,}")
+def _count(counts: Counts, source_id: int, keys: set[str], words: set[str], sign: int) -> None:
+    for key in keys:
+        counts[(KEY, key, source_id)] += sign
+    for word in words:
+        counts[(WORD, word, source_id)] += sign
 
 
-def _drop_boilerplate(items: list[Item]) -> None:
-    """Keep only link keys and description words that few episodes of a source share."""
-    opening = {item.id: set(_WORD.findall(item.desc_key[:DESCRIPTION_WINDOW])) for item in items}
-    by_source: dict[int, list[Item]] = defaultdict(list)
-    for item in items:
-        by_source[item.source_id].append(item)
-    # Boilerplate in any one source is boilerplate everywhere (a small source cannot tell).
-    noisy_keys: set[str] = set()
-    noisy_words: set[str] = set()
-    for members in by_source.values():
-        keys = Counter(itertools.chain.from_iterable(m.keys for m in members))
-        words = Counter(itertools.chain.from_iterable(opening[m.id] for m in members))
-        noisy_keys.update(k for k, n in keys.items() if n > MAX_KEY_PER_SOURCE)
-        noisy_words.update(w for w, n in words.items() if n > MAX_KEY_PER_SOURCE)
-    for item in items:
-        item.keys -= noisy_keys
-        item.words = frozenset(opening[item.id] - noisy_words)
+def _feature(item: Item, keys: set[str]) -> tuple[int, str, str | None, str | None, set[str]]:
+    day = item.usable_date.isoformat() if item.usable_date else None
+    return item.id, item.tkey, day, item.guid, keys
 
 
-def _id_sequence(db: sqlite_utils.Database) -> Iterator[int]:
-    top = db.execute("SELECT coalesce(max(id), 0) FROM episodes").fetchone()[0]
-    row = None
-    if db["sqlite_sequence"].exists():  # the AUTOINCREMENT high-water mark outlives deletes
-        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'episodes'").fetchone()
-    start = max(top, row[0] if row else 0) + 1
+class Noise:
+    """Boilerplate: link keys and description words that more than MAX_KEY_PER_SOURCE
+    episodes of any one source carry (a show's site, socials, template text). Boilerplate in
+    any one source is boilerplate everywhere (a small source cannot tell)."""
+
+    def __init__(self, store: MatchStore, podcast_id: int, counts: Counts | None = None):
+        self.store, self.podcast_id = store, podcast_id
+        self.known: dict[str, dict[str, bool]] = {KEY: {}, WORD: {}}
+        if counts is not None:  # a full run knows every count
+            noisy = {(kind, value) for (kind, value, _), n in counts.items()
+                     if n > MAX_KEY_PER_SOURCE}
+            for kind, value, _ in counts:
+                self.known[kind][value] = (kind, value) in noisy
+            self.complete = True
+        else:
+            self.complete = False
+
+    def clean(self, items: list[tuple[Item, set[str], set[str]]]) -> None:
+        if not self.complete:
+            for kind, index in ((KEY, 1), (WORD, 2)):
+                known = self.known[kind]
+                unknown = {v for entry in items for v in entry[index] if v not in known}
+                noisy = self.store.noisy(self.podcast_id, kind, unknown, MAX_KEY_PER_SOURCE)
+                known.update((v, v in noisy) for v in unknown)
+        for item, keys, words in items:
+            item.keys = {k for k in keys if not self.known[KEY].get(k, False)}
+            item.words = frozenset(w for w in words if not self.known[WORD].get(w, False))
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching: every platform episode of a podcast (full) or only the queued ones (incremental)
+
+
+def _id_sequence(store: MatchStore) -> Iterator[int]:
+    start = store.next_episode_id()
     while True:
         yield start
         start += 1
 
 
-def _match_podcast(
-    db: sqlite_utils.Database, podcast_id: int, ids: Iterator[int]
-) -> tuple[Matcher, list[Item]]:
-    items = _load_items(db, podcast_id)
+def _group_by_source(items: list[Item]) -> list[list[Item]]:
+    pending: dict[int, list[Item]] = defaultdict(list)
+    for item in sorted(items, key=lambda i: i.order):
+        pending[item.source_id].append(item)
+    return list(pending.values())  # dict keeps the fixed source order
+
+
+def _match_full(store: MatchStore, podcast_id: int, ids: Iterator[int]) -> tuple[Matcher, int]:
+    entries = [_item(row) for row in store.all_platform_rows(podcast_id)]
+    counts: Counts = Counter()
+    for item, keys, words in entries:
+        _count(counts, item.source_id, keys, words, 1)
+    Noise(store, podcast_id, counts).clean(entries)
+    items = sorted((entry[0] for entry in entries), key=lambda i: i.order)
     by_id = {item.id: item for item in items}
     matcher = Matcher(ids)
-    existing = db.query(
-        "SELECT l.platform_episode_id, l.episode_id, l.score, l.rule, e.key "
-        "FROM episode_links l JOIN episodes e ON e.id = l.episode_id "
-        "WHERE e.podcast_id = ? ORDER BY l.episode_id, l.platform_episode_id",
-        [podcast_id],
-    )
-    for link in existing:
+    for link in store.podcast_links(podcast_id):
         item = by_id.get(link["platform_episode_id"])
         if item is None:
             continue
@@ -203,31 +199,129 @@ def _match_podcast(
             cluster = Cluster(link["episode_id"], podcast_id, link["key"])
             matcher.add_cluster(cluster)
         matcher.attach(item, cluster, link["score"], link["rule"])
-    for row in db.query("SELECT id, key FROM episodes WHERE podcast_id = ?", [podcast_id]):
+    for row in store.podcast_episode_keys(podcast_id):
         if row["id"] not in matcher.clusters:  # an episode whose platform rows are gone
             matcher.add_cluster(Cluster(row["id"], podcast_id, row["key"]))
     linked = {m.id for c in matcher.clusters.values() for m in c.members}
-    pending: dict[int, list[Item]] = defaultdict(list)
-    for item in items:
-        if item.id not in linked:
-            pending[item.source_id].append(item)
-    for source_items in pending.values():  # dict keeps the fixed source order
+    for source_items in _group_by_source([i for i in items if i.id not in linked]):
         matcher.link_source(source_items)
-    return matcher, items
+    store.replace_index(podcast_id, [_feature(i, k) for i, k, _ in entries], counts)
+    return matcher, len(items)
 
 
-def _write_podcast(
-    db: sqlite_utils.Database, matcher: Matcher, report: ReconcileReport
-) -> None:
+class LazyMatcher(Matcher):
+    """A Matcher that holds only the canonical episodes a run needs, loaded from the match
+    index when a platform episode asks for its candidates. Every cluster that shares a title
+    key, guid, day window or link key with the item is loaded whole before the item is
+    scored, so the candidates (and so the results) are those of a full run."""
+
+    def __init__(self, store: MatchStore, podcast_id: int, ids: Iterator[int], noise: Noise):
+        super().__init__(ids)
+        self.store, self.podcast_id, self.noise = store, podcast_id, noise
+        self.prepared: set[int] = set()
+        self.loading = False
+        self.stored_titles: list[str] | None = None
+        self.stored_title_set: set[str] = set()
+        self.run_titles: dict[str, None] = {}
+
+    def load(self, episode_ids: set[int]) -> None:
+        missing = sorted(e for e in episode_ids if e not in self.clusters)
+        if not missing:
+            return
+        keys = self.store.episode_keys(missing)
+        for episode_id in missing:
+            if episode_id in keys:
+                self.add_cluster(Cluster(episode_id, self.podcast_id, keys[episode_id]))
+        rows = [row for row in self.store.cluster_rows(missing)
+                if row["link_episode_id"] in keys]
+        entries = [_item(row) for row in rows]
+        self.noise.clean(entries)
+        self.loading = True
+        for row, (item, _, _) in zip(rows, entries, strict=True):
+            self.attach(item, self.clusters[row["link_episode_id"]], row["link_score"],
+                        row["link_rule"])
+        self.loading = False
+
+    def attach(self, item: Item, cluster: Cluster, score: float, rule: str) -> None:
+        super().attach(item, cluster, score, rule)
+        if not self.loading and item.tkey:
+            self.run_titles.setdefault(item.tkey)
+
+    def prepare(self, item: Item) -> None:
+        if item.id in self.prepared:
+            return
+        self.prepared.add(item.id)
+        store, podcast = self.store, self.podcast_id
+        found: set[int] = set()
+        if item.tkey:
+            found |= store.episodes_by_title(podcast, item.tkey)
+        if item.guid:
+            found |= store.episodes_by_guid(podcast, item.guid)
+        if item.usable_date:
+            window = timedelta(days=RELATIVE_DATE_TOLERANCE)
+            found |= store.episodes_by_days(podcast, (item.usable_date - window).isoformat(),
+                                            (item.usable_date + window).isoformat())
+        if item.keys:
+            found |= store.episodes_by_keys(podcast, item.keys)
+        self.load(found)
+
+    def title_pool(self) -> list[str]:
+        if self.stored_titles is None:  # rare: an undated item nothing else matched
+            self.stored_titles = list(dict.fromkeys(self.store.linked_titles(self.podcast_id)))
+            self.stored_title_set = set(self.stored_titles)
+        return self.stored_titles + [
+            t for t in self.run_titles if t not in self.stored_title_set
+        ]
+
+    def owners(self, title: str) -> list[Cluster]:
+        self.load(self.store.episodes_by_title(self.podcast_id, title))
+        return self.title_owners[title]
+
+
+def _match_incremental(
+    store: MatchStore, podcast_id: int, ids: Iterator[int]
+) -> tuple[Matcher, int] | None:
+    queue = store.queue(podcast_id)
+    if not queue:
+        return None
+    delta: Counts = Counter()
+    dropped: list[tuple[int, set[str]]] = []
+    touched: set[int] = set()
+    for entry in queue:
+        if entry["old_episode_id"] is not None:
+            touched.add(entry["old_episode_id"])
+        if entry["indexed"]:
+            keys = raw_keys(entry["old_description"], entry["old_extra"])
+            words = opening_words(entry["old_description"])
+            _count(delta, entry["source_id"], keys, words, -1)
+            dropped.append((entry["platform_episode_id"], keys))
+    live = [e["platform_episode_id"] for e in queue if not e["deleted"]]
+    entries = [_item(row) for row in store.platform_rows(live)]
+    for item, keys, words in entries:
+        _count(delta, item.source_id, keys, words, 1)
+    store.drop_features(podcast_id, dropped)
+    store.add_counts(podcast_id, delta)
+    store.put_features(podcast_id, [_feature(i, k) for i, k, _ in entries])
+    noise = Noise(store, podcast_id)
+    noise.clean(entries)
+    matcher = LazyMatcher(store, podcast_id, ids, noise)
+    linked = store.linked([item.id for item, _, _ in entries])
+    matcher.load(touched | set(linked.values()))  # clusters whose members changed or left
+    pending = [item for item, _, _ in entries if item.id not in linked]
+    for source_items in _group_by_source(pending):
+        matcher.link_source(source_items)
+    return matcher, len(queue)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing what changed
+
+
+def _write_podcast(store: MatchStore, matcher: Matcher, report: ReconcileReport) -> None:
     ids = list(matcher.clusters)
-    stored_episodes = _rows_by(db, "SELECT * FROM episodes WHERE id IN ({})", ids, "id")
-    stored_links = _rows_by(
-        db, "SELECT * FROM episode_links WHERE episode_id IN ({})", ids, "platform_episode_id"
-    )
-    stored_conflicts = {
-        (r["episode_id"], r["field"]): (r["values"], r["detail"])
-        for r in _query_in(db, "SELECT * FROM conflicts WHERE episode_id IN ({})", ids)
-    }
+    stored_episodes = store.stored_episodes(ids)
+    stored_links = store.stored_links(ids)
+    stored_conflicts = store.stored_conflicts(ids)
     new_episodes, changed_episodes, link_rows, conflict_rows = [], [], [], []
     wanted_conflicts: set[tuple[int, str]] = set()
     for cluster in sorted(matcher.clusters.values(), key=lambda c: c.id):
@@ -247,14 +341,13 @@ def _write_podcast(
             wanted_conflicts.add((cluster.id, name))
             if stored_conflicts.get((cluster.id, name)) != (values, detail):
                 conflict_rows.append((cluster.id, name, values, detail))
-    report.episodes += sum(1 for c in matcher.clusters.values() if c.members)
     report.episodes_created += len(new_episodes)
     report.episodes_updated += len(changed_episodes)
     report.conflicts += len(wanted_conflicts)
     report.conflicts_changed += len(conflict_rows)
     stale = [key for key in stored_conflicts if key not in wanted_conflicts]
     report.conflicts_changed += len(stale)
-    _execute_writes(db, new_episodes, changed_episodes, link_rows, conflict_rows, stale)
+    store.write(new_episodes, changed_episodes, link_rows, conflict_rows, stale)
 
 
 def _cluster_links(
@@ -265,15 +358,16 @@ def _cluster_links(
     for member in sorted(cluster.members, key=lambda m: m.order):
         score, rule = cluster.links[member.id]
         republication = int(per_source[member.source_id] > 1)
-        report.rules[rule] = report.rules.get(rule, 0) + 1
         old = stored.get(member.id)
         wanted = (member.id, cluster.id, score, rule, republication)
         if old is None:
             report.links_created += 1
-            rows.append(wanted)
         elif (old["episode_id"], old["score"], old["rule"], old["republication"]) != wanted[1:]:
             report.links_updated += 1
-            rows.append(wanted)
+        else:
+            continue
+        rows.append(wanted)
+        report.rules[rule] = report.rules.get(rule, 0) + 1  # of links written
     for source_id in sorted(s for s, n in per_source.items() if n > 1):
         same = [m for m in cluster.members if m.source_id == source_id]
         report.republications.append({
@@ -285,121 +379,36 @@ def _cluster_links(
     return rows
 
 
-def _execute_writes(db, new_episodes, changed_episodes, link_rows, conflict_rows, stale) -> None:
-    columns = ("id", *EPISODE_COLUMNS)
-    placeholders = ", ".join("?" for _ in columns)
-    db.conn.executemany(
-        f"INSERT INTO episodes ({', '.join(columns)}) VALUES ({placeholders})",
-        [tuple(r[c] for c in columns) for r in new_episodes],
-    )
-    assignments = ", ".join(f"{c} = ?" for c in EPISODE_COLUMNS)
-    db.conn.executemany(
-        f"UPDATE episodes SET {assignments} WHERE id = ?",
-        [(*(r[c] for c in EPISODE_COLUMNS), r["id"]) for r in changed_episodes],
-    )
-    db.conn.executemany(
-        "INSERT OR REPLACE INTO episode_links "
-        "(platform_episode_id, episode_id, score, rule, republication) VALUES (?, ?, ?, ?, ?)",
-        link_rows,
-    )
-    db.conn.executemany(
-        'INSERT OR REPLACE INTO conflicts (episode_id, field, "values", detail) '
-        "VALUES (?, ?, ?, ?)",
-        conflict_rows,
-    )
-    db.conn.executemany("DELETE FROM conflicts WHERE episode_id = ? AND field = ?", stale)
-
-
-def _query_in(db: sqlite_utils.Database, sql: str, ids: list[int]) -> Iterator[dict[str, Any]]:
-    # Chunked IN (...) lists stay under SQLite's variable limit.
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        yield from db.query(sql.format(", ".join("?" for _ in chunk)), chunk)
-
-
-def _rows_by(db, sql: str, ids: list[int], key: str) -> dict[int, dict[str, Any]]:
-    return {row[key]: row for row in _query_in(db, sql, ids)}
-
-
-def reconcile(db: sqlite_utils.Database, podcast_id: int | None = None) -> ReconcileReport:
+def reconcile(
+    db: sqlite_utils.Database, podcast_id: int | None = None, *, full: bool = False
+) -> ReconcileReport:
     """Link every platform episode of one podcast (or all, with None) to a canonical episode,
-    refresh canonical fields and conflicts. One transaction; idempotent; deterministic."""
+    refresh canonical fields and conflicts. One transaction; idempotent; deterministic.
+
+    Incremental unless `full` (or the podcast has no match index yet): only the platform
+    episodes queued since the podcast's last reconcile are matched, and only the canonical
+    episodes they touch are recomputed; the result is the same as a full run's."""
     started = time.perf_counter()
     report = ReconcileReport()
     with db.atomic():
-        ensure_tables(db)
+        store = MatchStore(db)
         if not db["platform_episodes"].exists():  # nothing synced yet
             return report
-        # Links whose platform row was deleted (foreign keys may be off).
-        db.execute(
-            "DELETE FROM episode_links WHERE platform_episode_id NOT IN "
-            "(SELECT id FROM platform_episodes)"
-        )
-        ids = _id_sequence(db)
-        for podcast in _podcast_ids(db, podcast_id):
-            matcher, items = _match_podcast(db, podcast, ids)
+        ids = _id_sequence(store)
+        podcasts = [podcast_id] if podcast_id is not None else store.podcast_ids()
+        for podcast in podcasts:
             report.podcasts += 1
-            report.platform_episodes += len(items)
-            _write_podcast(db, matcher, report)
+            if full or not store.indexed(podcast):
+                matcher, seen = _match_full(store, podcast, ids)
+            else:
+                done = _match_incremental(store, podcast, ids)
+                if done is None:
+                    report.episodes += store.count_episodes(podcast)
+                    continue
+                matcher, seen = done
+            report.platform_episodes += seen
+            _write_podcast(store, matcher, report)
+            store.clear_queue(podcast)
+            report.episodes += store.count_episodes(podcast)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
-
-
-# ---------------------------------------------------------------------------------------------
-# `scraper episodes --json`
-
-
-def canonical_episodes_json(
-    db: sqlite_utils.Database, podcast: int | str | None = None
-) -> list[dict[str, Any]]:
-    """Canonical episodes, newest first (then by id):
-
-    `[{"id", "podcast", "title", "published", "duration_seconds", "description",
-    "description_source", "description_truncated", "title_source", "published_source",
-    "duration_source", "platforms", "conflicts": [{"field", "values", "detail"}],
-    "links": [{"platform", "episode_id", "url", "score", "rule"}]}]`
-
-    `podcast` is a podcast id or name. `score` is 0-1; `*_source` is "platform:row id".
-    """
-    if not db["episodes"].exists():
-        return []
-    where, params = "WHERE e.platforms > 0", []
-    if isinstance(podcast, int):
-        where, params = where + " AND e.podcast_id = ?", [podcast]
-    elif podcast is not None:
-        where, params = where + " AND p.name = ?", [podcast]
-    episodes = list(db.query(
-        "SELECT e.*, p.name AS podcast FROM episodes e LEFT JOIN podcasts p "
-        f"ON p.id = e.podcast_id {where} "
-        "ORDER BY e.published IS NULL, e.published DESC, e.id DESC",
-        params,
-    ))
-    ids = [e["id"] for e in episodes]
-    links: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    link_sql = (
-        "SELECT l.episode_id, pe.platform, pe.episode_id AS platform_episode, pe.url, "
-        "l.score, l.rule FROM episode_links l JOIN platform_episodes pe "
-        "ON pe.id = l.platform_episode_id WHERE l.episode_id IN ({}) "
-        "ORDER BY l.episode_id, pe.platform != 'rss', pe.platform, pe.id"
-    )
-    for row in _query_in(db, link_sql, ids):
-        links[row["episode_id"]].append({
-            "platform": row["platform"],
-            "episode_id": row["platform_episode"],
-            "url": row["url"],
-            "score": row["score"],
-            "rule": row["rule"],
-        })
-    conflicts: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    conflict_sql = "SELECT * FROM conflicts WHERE episode_id IN ({}) ORDER BY episode_id, field"
-    for row in _query_in(db, conflict_sql, ids):
-        conflicts[row["episode_id"]].append(
-            {"field": row["field"], "values": json.loads(row["values"]), "detail": row["detail"]}
-        )
-    keys = ("id", "podcast", "title", "published", "duration_seconds", "description",
-            "description_source", "description_truncated", "title_source", "published_source",
-            "duration_source", "platforms")
-    return [
-        {**{k: e[k] for k in keys}, "conflicts": conflicts[e["id"]], "links": links[e["id"]]}
-        for e in episodes
-    ]

@@ -146,6 +146,9 @@ class SourceReport:
     removed: int
     # layout_drift and other warnings of a listing that is still complete.
     warnings: list[str] = field(default_factory=list)
+    # A platform that lists only its newest N episodes by design: N, and what that means.
+    window: int | None = None
+    note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -196,7 +199,8 @@ def merge_page(merged: Listing | None, page: Listing) -> Listing:
     if merged.show is None:
         merged.show = page.show
     elif page.show is not None:
-        for name in ("title", "author", "description", "claimed_count", "url", "image"):
+        for name in ("title", "author", "description", "claimed_count", "url", "image",
+                     "feed_url"):
             if getattr(merged.show, name) is None:
                 setattr(merged.show, name, getattr(page.show, name))
     index = {e.id: e for e in merged.episodes}
@@ -207,6 +211,7 @@ def merge_page(merged: Listing | None, page: Listing) -> Listing:
             merged.episodes.append(episode)
             index[episode.id] = episode
     merged.incomplete_reason = merged.incomplete_reason or page.incomplete_reason
+    merged.window = merged.window or page.window
     merged.warnings += [w for w in page.warnings if w not in merged.warnings]
     return merged
 
@@ -219,10 +224,20 @@ def _status_of(error: ScraperError) -> str:
     return "failed"
 
 
+def window_note(label: str, window: int, claimed: int | None) -> str:
+    """What a windowed listing means, for people: not a failure, nothing removed."""
+    of = f" of {claimed}" if claimed else ""
+    return (f"{label} lists the newest {window}{of} episodes (by the platform's design); "
+            "older episodes are beyond its window, not removed or missing")
+
+
 def check_plausible(listing: Listing, previous: int | None) -> None:
-    """Refuse a complete listing that is empty or far smaller than before or than claimed."""
+    """Refuse a complete listing that is empty or far smaller than before or than claimed
+    (for a windowed listing: than its window)."""
     listed = len(listing.episodes)
     claimed = listing.show.claimed_count if listing.show else None
+    if listing.window and claimed:
+        claimed = min(claimed, listing.window)
     where = f"{listing.platform}: {listing.url}"
     if listed == 0 and ((previous or 0) > 0 or (claimed or 0) > 0):
         raise LayoutError(f"{where} parsed to 0 episodes (last good run: {previous}, "
@@ -275,12 +290,17 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             outcome.pages = len(outcome.captures)
             outcome.previous_listed = previous["listed_count"]
             outcome.previous_claimed = previous["claimed_count"]
+            outcome.previous_window = previous.get("window")
+            outcome.previous_window_from = previous.get("window_from")
             return outcome
     queue: deque[str | Request] = deque(adapter.start_urls(url))
     # Keyed on the request, not the URL: one GraphQL endpoint answers many POST bodies.
     seen: set[tuple] = set()
     merged: Listing | None = None
     partial: ScraperError | None = None
+    # Pages that only enrich the listing (`Adapter.optional_page`) and failed: warnings.
+    skipped: list[str] = []
+    last_optional_error: ScraperError | None = None
     while queue:
         page_url = queue.popleft()
         if request_key(page_url) in seen:
@@ -292,10 +312,15 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
                     f"stopped after {adapter.max_pages} pages with more to fetch (the "
                     f"{adapter.name} page cap)")
             break
+        optional = adapter.optional_page(Request.of(page_url).url)
         try:
             captures = prefetched.pop(request_key(page_url), None) or await fetch_within(
                 fetch, page_url, deadline, outcome.pages)
         except ScraperError as error:
+            if optional:
+                skipped.append(_optional_warning(Request.of(page_url).url, error))
+                last_optional_error = error
+                continue
             if merged is None or not merged.episodes:  # a "partial" of nothing is a failure
                 return _failed(outcome, error)
             partial = error
@@ -308,6 +333,10 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
                 strip_control_characters(page)
                 merged = merge_page(merged, page)
             except ScraperError as error:
+                if optional:
+                    skipped.append(_optional_warning(Request.of(page_url).url, error))
+                    last_optional_error = error
+                    continue
                 if merged is None or not merged.episodes:
                     return _failed(outcome, error)
                 partial = error
@@ -323,7 +352,10 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
             queue.extend(n for n in page.next if request_key(n) not in seen)
         if partial:
             break
-    assert merged is not None  # start_urls is never empty
+    if merged is None:  # only optional pages, and none could be read
+        assert last_optional_error is not None  # start_urls is never empty
+        return _failed(outcome, last_optional_error)
+    merged.warnings += [w for w in skipped if w not in merged.warnings]
     outcome.listing = merged
     if partial is not None or merged.incomplete_reason:
         claimed = merged.show.claimed_count if merged.show else None
@@ -340,6 +372,11 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
     if outcome.captures and all(c.not_modified for c in outcome.captures):
         outcome.status = "unchanged"
     return outcome
+
+
+def _optional_warning(url: str, error: ScraperError) -> str:
+    return (f"optional_page: {url} could not be read ({error.kind}: {error}); "
+            "the listing came from the other pages")
 
 
 def _failed(outcome: SourceOutcome, error: ScraperError) -> SourceOutcome:
@@ -508,32 +545,29 @@ def _record(archive: Archive, run_id: int, outcome: SourceOutcome, url: str) -> 
 
 
 def _report(config_source: SourceConfig, outcome: SourceOutcome) -> SourceReport:
+    window = outcome.window
+    label = adapters.get(config_source.platform).label or config_source.platform
     return SourceReport(
         podcast=config_source.podcast, platform=config_source.platform, url=config_source.url,
         status=outcome.status, error=outcome.error, claimed=outcome.claimed,
         listed=outcome.listed, pages=outcome.pages,
         new=outcome.new, changed=outcome.changed, removed=outcome.removed,
         warnings=list(outcome.listing.warnings) if outcome.listing else [],
+        window=window,
+        note=window_note(label, window, outcome.claimed) if window else None,
     )
 
 
 def _reconcile(archive: Archive, podcast_ids: set[int]) -> dict[str, Any]:
-    from scraper.datasette import enable_search
-    from scraper.reconcile import reconcile
-
     totals: dict[str, Any] = {}
     for podcast_id in sorted(podcast_ids):
-        # Reconcile only when the podcast's platform episodes moved since the last time.
-        mark = archive.episodes_mark(podcast_id)
-        if archive.reconciled_mark(podcast_id) == mark:
+        # Incremental: only what was queued since the podcast's last reconcile.
+        if not archive.needs_reconcile(podcast_id):
             continue
-        report = reconcile(archive.db, podcast_id)
-        archive.set_reconciled_mark(podcast_id, mark)
+        report = archive.reconcile(podcast_id)
         for key, value in getattr(report, "__dict__", {}).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 totals[key] = totals.get(key, 0) + value
-    # Full-text search over titles and descriptions, kept current by triggers.
-    enable_search(archive.db)
     return totals
 
 
@@ -660,9 +694,7 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
     outcomes: list[SourceOutcome] = []
     try:
         run_id = archive.start_run("reparse", os.getpid())
-        sql = ("select s.id, s.url, s.platform, p.name, p.id from sources s "
-               "join podcasts p on p.id = s.podcast_id order by s.id")
-        rows = [r for r in archive.db.execute(sql).fetchall()
+        rows = [r for r in archive.all_sources()
                 if (not podcast or r[3] == podcast) and (not platform or r[2] == platform)]
         reports = []
         for source_id, url, platform_name, podcast_name, _ in rows:

@@ -16,6 +16,7 @@ TABLES: dict[str, dict[str, type]] = {
         "id": int, "run_id": int, "source_id": int, "status": str, "error_kind": str,
         "error": str, "claimed_count": int, "listed_count": int, "pages": int,
         "fetched_at": str, "show_title": str, "show_author": str, "show_description": str,
+        "warnings": str, "window": int, "window_from": str,
     },
     "platform_episodes": {
         "id": int, "source_id": int, "podcast_id": int, "platform": str, "episode_id": str,

@@ -16,7 +16,7 @@ from scraper.fixtures import FIXTURES_DIR, load_cases
 from scraper.replay import ReplayServer
 
 CASES = load_cases()
-PLATFORMS = {"rss", "audible", "radionet", "castbox", "podimo", "podtail"}
+PLATFORMS = {"rss", "audible", "radionet", "castbox", "podimo", "podtail", "apple"}
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -34,7 +34,7 @@ def demo_db(tmp_path_factory) -> Path:
     assert all(s["status"] == "ok" for s in summary["sources"])
     listed = {s["platform"]: s["listed"] for s in summary["sources"]}
     assert listed == {"rss": 658, "audible": 455, "radionet": 458, "castbox": 451,
-                      "podimo": 662, "podtail": 635}
+                      "podimo": 662, "podtail": 635, "apple": 200}
     return db
 
 
@@ -55,7 +55,7 @@ def test_episodes_json_contract(demo_db):
             "description_source", "links"} <= set(first)
     assert {"platform", "episode_id", "url", "score", "rule"} == set(first["links"][0])
     beluga = next(e for e in episodes if e["title"].startswith("Beluga"))
-    assert {link["platform"] for link in beluga["links"]} == {"rss", "podimo"}
+    assert {link["platform"] for link in beluga["links"]} == {"rss", "podimo", "apple"}
     table = cli("episodes", "--db", str(demo_db), "--limit", "5")
     assert table.returncode == 0 and "658 canonical episodes" in table.stdout
 

@@ -31,6 +31,14 @@ def test_every_platform_is_in_the_readme_table():
         assert re.search(rf"^\| `{name}` \|", README, re.M), name
 
 
+def test_the_readme_platform_rows_are_what_the_adapters_declare():
+    for name in adapters.names():
+        row = type(adapters.get(name)).doc_row
+        assert row is not None, f"adapters/{name}.py declares no doc_row (its README row)"
+        line = f"| `{name}` | " + " | ".join(row) + " |"
+        assert line in README.splitlines(), f"README's {name} row differs from its doc_row"
+
+
 def test_the_quick_start_is_the_contract_and_ci_runs_its_test_line():
     lines = [line for line in README.splitlines() if line.startswith("pip install -e ")]
     assert lines[0].startswith("pip install -e . && scraper demo")

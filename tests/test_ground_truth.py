@@ -94,12 +94,31 @@ def test_missing_and_not_yet_seen_follow_each_platforms_capture_time(archive):
         platform = source["platform"]
         captured = datetime.fromisoformat(CATALOGUE["captures"][platform]).date()
         absent = set(published) - listed_by[platform]
-        expected_missing = {k for k in absent if published[k] <= captured}
+        # A windowed platform (Apple: the newest 200) says nothing about what is older than
+        # the oldest episode its window holds: that is beyond its window, not missing.
+        oldest = min(published[k] for k in listed_by[platform]) if source["window"] else None
+        expected_beyond = {k for k in absent if oldest and published[k] <= oldest}
+        expected_missing = {k for k in absent if published[k] <= captured} - expected_beyond
         expected_later = {k for k in absent if published[k] > captured}
         assert {key_of[e["id"]] for e in source["missing"]} == expected_missing, platform
         assert {key_of[e["id"]] for e in source["not_yet_seen"]} == expected_later, platform
+        assert {key_of[e["id"]] for e in source["beyond_window"]} == expected_beyond, platform
         assert source["extra"] == []
         assert source["date_disagreements"] == [], platform
+
+
+def test_apple_lists_its_newest_200_and_the_rest_are_beyond_its_window(archive):
+    apple = next(s for s in diff_report(archive)["podcasts"][0]["sources"]
+                 if s["platform"] == "apple")
+    on_apple = [e for e in CATALOGUE["episodes"]
+                if e["published"] <= CATALOGUE["cutoff"]["apple"]]
+    assert (apple["window"], apple["listed_count"], apple["claimed_count"]) == (
+        200, 200, len(on_apple))
+    assert apple["counts"]["beyond_window"] == len(on_apple) - 200
+    assert apple["counts"]["missing"] == 0
+    removed = archive.execute("select count(*) from platform_episode_versions "
+                              "where change = 'removed'").fetchone()[0]
+    assert removed == 0
 
 
 def test_conflicts_are_the_disagreements_the_recordings_hold(archive):

@@ -17,6 +17,7 @@ EXAMPLES = {
     "castbox": "https://castbox.fm/channel/AI-Post-Transformers-id6571384",
     "podimo": "https://podimo.com/no/shows/ai-post-transformers",
     "podtail": "https://podtail.com/no/podcast/ai-post-transformers/",
+    "apple": "https://podcasts.apple.com/us/podcast/ai-post-transformers/id1781640912",
 }
 
 

@@ -1,0 +1,308 @@
+"""Every read the reports make, in one place: the CLI (`episodes`, `diff`, `changes`,
+`sources`), the drift report and Datasette's coverage query all read through here.
+
+Reads name the columns they need and stream: functions that can return many rows are
+generators over a cursor, so a report holds one chunk (or one source) at a time. Each query
+filters and orders through an index (tests/test_query_plans.py checks the plans).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from scraper.matching import platform_rank
+
+# Listing statuses whose episodes were stored: the source's picture as of that capture.
+GOOD_STATUSES = ("ok", "unchanged", "partial")
+CHUNK = 500
+
+
+def open_for_reading(path: str | Path) -> sqlite_utils.Database:
+    """An existing archive, for reports: waits for a sync's write lock instead of failing."""
+    database = sqlite_utils.Database(path)
+    database.execute("PRAGMA busy_timeout = 10000")
+    return database
+
+
+def _in(ids: list[int]) -> str:
+    return ", ".join("?" for _ in ids)
+
+
+def _has(db: sqlite_utils.Database, table: str) -> bool:
+    return db[table].exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+
+
+def sources_status(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """url -> the source's latest listing: status, listed, claimed, captured, warnings."""
+    if not _has(db, "listings"):
+        return {}
+    last: dict[str, dict[str, Any]] = {}
+    # An archive not synced since migration m004 has no warnings column yet.
+    warnings = ("l.warnings" if "warnings" in db["listings"].columns_dict
+                else "NULL as warnings")
+    for row in db.query(
+        "select s.url, l.status, l.listed_count as listed, l.claimed_count as claimed, "
+        f"l.fetched_at as captured, {warnings} from sources s join listings l on l.id = "
+        "(select max(id) from listings where source_id = s.id)"
+    ):
+        row["warnings"] = row["warnings"].split("\n") if row["warnings"] else []
+        last[row.pop("url")] = row
+    return last
+
+
+def podcasts(db: sqlite_utils.Database, podcast: int | str | None) -> list[dict[str, Any]]:
+    if podcast is None:
+        return list(db.query("SELECT id, name FROM podcasts ORDER BY id"))
+    column = "id" if isinstance(podcast, int) else "name"
+    return list(db.query(f"SELECT id, name FROM podcasts WHERE {column} = ?", [podcast]))
+
+
+def podcast_sources(db: sqlite_utils.Database, podcast_id: int) -> list[dict[str, Any]]:
+    """A podcast's sources in the fixed order (publisher feed first, then by platform)."""
+    rows = db.query("SELECT id, platform, url FROM sources WHERE podcast_id = ?", [podcast_id])
+    return sorted(rows, key=lambda s: (*platform_rank(s["platform"]), s["id"]))
+
+
+def latest_good_listing(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
+    # An archive written before migrations m004/m005 lacks these columns (NULL until synced).
+    present = db["listings"].columns_dict
+    optional = ", ".join(c if c in present else f"NULL AS {c}"
+                         for c in ("warnings", "window", "window_from"))
+    rows = list(db.query(
+        f"SELECT id, run_id, status, fetched_at, claimed_count, listed_count, pages, {optional} "
+        f"FROM listings WHERE source_id = ? AND status IN ({_in(list(GOOD_STATUSES))}) "
+        "ORDER BY fetched_at DESC, id DESC LIMIT 1",
+        [source_id, *GOOD_STATUSES],
+    ))
+    return rows[0] if rows else None
+
+
+def latest_listing_status(db: sqlite_utils.Database, podcast_id: int) -> Iterator[dict[str, Any]]:
+    """Each source of the podcast with its latest listing's status and error, by source id."""
+    yield from db.query(
+        "SELECT s.id, s.platform, s.url, l.status, l.error FROM sources s "
+        "JOIN listings l ON l.id = (SELECT max(id) FROM listings WHERE source_id = s.id) "
+        "WHERE s.podcast_id = ? ORDER BY s.id", [podcast_id])
+
+
+def listed_episodes(db: sqlite_utils.Database, podcast_id: int) -> Iterator[dict[str, Any]]:
+    """id, title, published of the podcast's canonical episodes that a platform lists,
+    newest first."""
+    yield from db.query(
+        "SELECT id, title, published FROM episodes WHERE podcast_id = ? AND platforms > 0 "
+        "ORDER BY published IS NULL, published DESC, id DESC", [podcast_id])
+
+
+def present_platforms(db: sqlite_utils.Database) -> list[str]:
+    if not _has(db, "platform_episodes"):
+        return []
+    # A skip-scan of the platform index: one probe per platform, not a pass over the rows.
+    rows = db.execute(
+        "WITH RECURSIVE p(name) AS (SELECT min(platform) FROM platform_episodes "
+        "UNION ALL SELECT (SELECT min(platform) FROM platform_episodes WHERE platform > name) "
+        "FROM p WHERE name IS NOT NULL) SELECT name FROM p WHERE name IS NOT NULL").fetchall()
+    return sorted((r[0] for r in rows if r[0]), key=platform_rank)
+
+
+# ---------------------------------------------------------------------------------------------
+# Canonical episodes (`scraper episodes`)
+
+EPISODE_KEYS = (
+    "id", "podcast", "title", "published", "duration_seconds", "description",
+    "description_source", "description_truncated", "title_source", "published_source",
+    "duration_source", "platforms",
+)
+
+
+def canonical_episodes(
+    db: sqlite_utils.Database, podcast: int | str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Canonical episodes, newest first (then by id), one at a time:
+
+    `{"id", "podcast", "title", "published", "duration_seconds", "description",
+    "description_source", "description_truncated", "title_source", "published_source",
+    "duration_source", "platforms", "conflicts": [{"field", "values", "detail"}],
+    "links": [{"platform", "episode_id", "url", "score", "rule"}]}`
+
+    `podcast` is a podcast id or name. `score` is 0-1; `*_source` is "platform:row id".
+    Links and conflicts are read per chunk of episodes.
+    """
+    if not _has(db, "episodes"):
+        return
+    where, params = "WHERE e.platforms > 0", []
+    if isinstance(podcast, int):
+        where, params = where + " AND e.podcast_id = ?", [podcast]
+    elif podcast is not None:
+        where = where + " AND e.podcast_id = (SELECT id FROM podcasts WHERE name = ?)"
+        params = [podcast]
+    columns = ", ".join(f"e.{k}" for k in EPISODE_KEYS if k != "podcast")
+    cursor = db.execute(
+        f"SELECT {columns}, p.name AS podcast FROM episodes e LEFT JOIN podcasts p "
+        f"ON p.id = e.podcast_id {where} "
+        "ORDER BY e.published IS NULL, e.published DESC, e.id DESC",
+        params,
+    )
+    names = [d[0] for d in cursor.description]
+    while True:
+        chunk = [dict(zip(names, row, strict=True)) for row in cursor.fetchmany(CHUNK)]
+        if not chunk:
+            return
+        ids = [e["id"] for e in chunk]
+        links = _links(db, ids)
+        conflicts = _conflicts(db, ids)
+        for e in chunk:
+            yield {**{k: e[k] for k in EPISODE_KEYS}, "conflicts": conflicts.get(e["id"], []),
+                   "links": links.get(e["id"], [])}
+
+
+def _links(db: sqlite_utils.Database, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    links: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in db.execute(
+        "SELECT l.episode_id, pe.platform, pe.episode_id, pe.url, l.score, l.rule "
+        "FROM episode_links l JOIN platform_episodes pe ON pe.id = l.platform_episode_id "
+        f"WHERE l.episode_id IN ({_in(ids)}) "
+        "ORDER BY l.episode_id, pe.platform != 'rss', pe.platform, pe.id", ids):
+        links[row[0]].append({"platform": row[1], "episode_id": row[2], "url": row[3],
+                              "score": row[4], "rule": row[5]})
+    return links
+
+
+def _conflicts(db: sqlite_utils.Database, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    conflicts: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in db.execute(
+        f'SELECT episode_id, field, "values", detail FROM conflicts '
+        f"WHERE episode_id IN ({_in(ids)}) ORDER BY episode_id, field", ids):
+        conflicts[row[0]].append(
+            {"field": row[1], "values": json.loads(row[2]), "detail": row[3]})
+    return conflicts
+
+
+def canonical_episodes_json(
+    db: sqlite_utils.Database, podcast: int | str | None = None
+) -> list[dict[str, Any]]:
+    """`canonical_episodes` as a list (small archives, tests)."""
+    return list(canonical_episodes(db, podcast))
+
+
+# ---------------------------------------------------------------------------------------------
+# Drift (`scraper diff`)
+
+
+def diff_episodes(db: sqlite_utils.Database, podcast_id: int) -> dict[int, dict[str, Any]]:
+    """The podcast's canonical episodes that some platform lists, with what the diff
+    compares (the description only for truncation checks)."""
+    return {
+        row["id"]: row for row in db.query(
+            "SELECT id, title, published, first_seen_at, description, description_source "
+            "FROM episodes WHERE podcast_id = ? AND platforms > 0", [podcast_id])
+    }
+
+
+def holders(db: sqlite_utils.Database, podcast_id: int) -> dict[int, set[int]]:
+    """Canonical episode id -> the sources currently listing it."""
+    out: dict[int, set[int]] = defaultdict(set)
+    for episode_id, source_id in db.execute(
+        "SELECT l.episode_id, pe.source_id FROM platform_episodes pe "
+        "JOIN episode_links l ON l.platform_episode_id = pe.id "
+        "WHERE pe.podcast_id = ? AND coalesce(pe.listed, 1) = 1", [podcast_id]):
+        out[episode_id].add(source_id)
+    return out
+
+
+def source_rows(db: sqlite_utils.Database, source_id: int) -> Iterator[dict[str, Any]]:
+    """A source's listed, linked platform rows (the columns the diff reads), by row id."""
+    cursor = db.execute(
+        "SELECT pe.id, pe.platform, pe.episode_id, pe.title, pe.published, pe.published_raw, "
+        "pe.published_flag, pe.description_truncated, pe.description, "
+        "l.episode_id AS canonical_id FROM platform_episodes pe "
+        "JOIN episode_links l ON l.platform_episode_id = pe.id "
+        "WHERE pe.source_id = ? AND coalesce(pe.listed, 1) = 1 ORDER BY pe.id", [source_id])
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# Changes over time (`scraper changes`)
+
+
+def version_rows(
+    db: sqlite_utils.Database, *, run_from: int | None = None, seen_from: str | None = None,
+    podcast: int | str | None = None, platforms: list[str] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Platform episode versions, oldest first, with the episode's current title."""
+    where, params = ["1 = 1"], []
+    if run_from is not None:
+        where.append("v.run_id >= ?")
+        params.append(run_from)
+    if seen_from is not None:
+        where.append("v.seen_at >= ?")
+        params.append(seen_from)
+    if podcast is not None:
+        where.append("pe.podcast_id = ?" if isinstance(podcast, int) else "p.name = ?")
+        params.append(podcast)
+    if platforms:
+        where.append(f"pe.platform IN ({', '.join('?' for _ in platforms)})")
+        params.extend(platforms)
+    yield from db.query(
+        "SELECT pe.platform, s.url AS source_url, p.name AS podcast, pe.episode_id, pe.title, "
+        "v.change, v.changes, v.run_id, v.seen_at FROM platform_episode_versions v "
+        "JOIN platform_episodes pe ON pe.id = v.platform_episode_id "
+        "JOIN sources s ON s.id = pe.source_id LEFT JOIN podcasts p ON p.id = pe.podcast_id "
+        f"WHERE {' AND '.join(where)} ORDER BY v.seen_at, v.id",
+        params,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasette's coverage matrix
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def coverage_sql(platforms: list[str] | tuple[str, ...]) -> str:
+    """Canonical episode x platform: one column per platform, "✓" when listed there,
+    "✓×2" for a republication, "gone" when only an unlisted row remains.
+
+    Newest first through idx_episodes_order, each cell one indexed lookup of the episode's
+    links, so the first page never aggregates the whole archive."""
+    def count(platform: str, listed: bool) -> str:
+        only_listed = " AND coalesce(pe.listed, 1) = 1" if listed else ""
+        return (
+            # CROSS JOIN keeps the episode's links first: the platform index would
+            # otherwise walk every row of the platform for each cell.
+            "(SELECT count(*) FROM episode_links l CROSS JOIN platform_episodes pe "
+            f"ON pe.id = l.platform_episode_id WHERE l.episode_id = e.id "
+            f"AND pe.platform = {_literal(platform)}{only_listed})"
+        )
+
+    columns = [
+        f"CASE {count(platform, True)} WHEN 1 THEN '✓' "
+        f"WHEN 0 THEN CASE WHEN {count(platform, False)} > 0 THEN 'gone' ELSE '' END "
+        f"ELSE '✓×' || {count(platform, True)} END AS {_quote(platform)}"
+        for platform in platforms
+    ]
+    select = ",\n  ".join(["e.id AS episode", "e.published", "e.title", "e.platforms", *columns])
+    return (
+        f"SELECT\n  {select}\n"
+        "FROM episodes e\n"
+        "JOIN podcasts p ON p.id = e.podcast_id\n"
+        "WHERE e.platforms > 0 AND (:podcast = '' OR p.name = :podcast)\n"
+        "ORDER BY e.published IS NULL, e.published DESC, e.id DESC"
+    )
