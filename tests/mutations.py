@@ -29,7 +29,8 @@ from scraper.fixtures import FIXTURES_DIR
 
 # ---------------------------------------------------------------------------------------------
 # Which pages: the show-page generations a source can start from, per platform, whose whole
-# list is recorded (audible show-de and podtail show-de have only their first page).
+# list is recorded (audible show-de and podtail show-de have only their first page; apple
+# show-layout-drift has no lookup recorded for its storefront).
 
 GENERATIONS: dict[str, tuple[str, ...]] = {
     "radionet": ("show", "show-de", "show-next-data", "show-flight-2025",
@@ -38,6 +39,7 @@ GENERATIONS: dict[str, tuple[str, ...]] = {
     "audible": ("show-in",),
     "castbox": ("channel", "channel-2026", "channel-nonascii-slug", "layout-drift"),
     "podtail": ("show-no-p01", "show-no-v2-p01"),
+    "apple": ("show-us", "show-no"),
 }
 
 #: Episode rows as each platform renders them (every generation's form).
@@ -47,8 +49,7 @@ ROW_SELECTORS: dict[str, str] = {
     "audible": "li.productListItem",
     "castbox": "section.episodeRow .ep-item",
     "podtail": "li.episode, article.episode-card",
-    "apple": "li.shelf-grid__list-item, [data-testid='episode-lockup'], "
-             "ol[data-testid='episodes-list'] li",
+    "apple": "li.shelf-grid__list-item",
 }
 
 _STATE_SCRIPT = re.compile(
@@ -334,7 +335,8 @@ def table(results: dict[tuple[str, str, str], str]) -> str:
 
 
 LEGEND = ("complete: every episode of the unchanged page's sync; +drift: with a "
-          "layout_drift warning; layout/blocked/partial: the source failed loudly, page kept; "
+          "layout_drift warning; +warning: with another warning (an optional page that "
+          "failed); layout/blocked/partial: the source failed loudly, page kept; "
           "n/a: the variant does not apply to that page.")
 
 
