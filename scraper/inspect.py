@@ -107,6 +107,7 @@ def capture_from_file(path: Path, platform: str | None, url: str | None) -> tupl
     content_type = {".json": "application/json", ".xml": "application/xml",
                     ".rss": "application/rss+xml"}.get(suffix, "text/html; charset=utf-8")
     page_url = url or canonical_link(body.decode("utf-8", "replace"))
+    adapter: Adapter | None
     if platform:
         adapter = adapters.get(platform)
     else:

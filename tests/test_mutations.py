@@ -191,3 +191,37 @@ def test_readme_table_is_current(workdir):
     generated = table(RESULTS)
     assert readme_table(ROOT / "README.md") == generated, (
         "the README's mutation table is stale; replace it with:\n" + generated)
+
+
+def test_state_moves_write_the_other_generation_in_its_real_format():
+    """The moved state is read back by the toolkit's own readers as the other generation,
+    with the same content (Pages Router <-> Flight, Nuxt 2 <-> Nuxt 3, text rows)."""
+    from mutations import flight_text_rows, state_moved
+
+    from adapters._nuxt import nuxt_state_with_kind
+    from adapters.base import find_objects, flight_stream, next_data, next_flight
+
+    pages = {c.name: c.path.read_text("utf-8") for c in _cases("radionet")}
+    flight_page = pages["show"]
+    moved = state_moved(flight_page, "radionet")
+    assert "__next_f" not in moved and next_data(moved) is not None
+    ids = [e["id"] for e in find_objects(next_flight(flight_page), {"id", "title"})
+           if "parentId" in e]
+    assert ids and [e["id"] for e in find_objects(next_data(moved), {"id", "title"})
+                    if "parentId" in e] == ids
+    back = state_moved(pages["show-next-data"], "radionet")
+    assert "__NEXT_DATA__" not in back and next_flight(back)
+    outlined = flight_text_rows(pages["show-next-data"], "radionet")
+    stream = flight_stream(outlined)
+    assert re.search(rb"\n?[0-9a-f]+:T[0-9a-f]+,", stream)  # text rows by byte length
+    titles = {e["title"] for e in find_objects(next_data(pages["show-next-data"]),
+                                               {"id", "title"}) if "parentId" in e}
+    assert titles <= {e.get("title") for e in find_objects(next_flight(outlined), {"id"})}
+
+    nuxt = {c.name: c.path.read_text("utf-8") for c in _cases("podimo")}
+    two, three = nuxt["show-no-nuxt2"], nuxt["show-no-nuxt3"]
+    assert nuxt_state_with_kind(state_moved(two, "podimo"))[0] == "nuxt3"
+    kind, state = nuxt_state_with_kind(state_moved(three, "podimo"))
+    assert kind == "nuxt2"
+    assert [e["id"] for e in find_objects(state, {"id", "title", "datetime"})] == [
+        e["id"] for e in find_objects(nuxt_state_with_kind(three)[1], {"id", "title", "datetime"})]
