@@ -54,6 +54,7 @@ from adapters.base import (
     Adapter,
     BlockMarker,
     Fact,
+    drop,
     join_url,
     json_ld,
     layout_drift,
@@ -241,11 +242,11 @@ class AudibleAdapter(Adapter):
                 break
         if layer is None:
             return False
-        layer.decompose()
+        drop(layer)
         if tree.css_first(f"h1, {ROW}, adbl-product-hero") is not None:
             return False
         for node in tree.css("script, style, noscript, template"):
-            node.decompose()
+            drop(node)
         rest = text(tree.body) or ""  # a page cut before <body> has none
         return len(rest) < CONSENT_ONLY_TEXT
 

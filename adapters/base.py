@@ -8,6 +8,7 @@ turns the raw text it found into typed values afterwards.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,7 +17,7 @@ from functools import lru_cache
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from scraper.errors import BlockedError, FetchError, LayoutError
 from scraper.models import Capture, Listing, Request
@@ -92,6 +93,13 @@ def text(node: Any) -> str | None:
         return None
     value = " ".join(value.split())
     return value or None
+
+
+def drop(node: Any) -> None:
+    """Remove `node` from its tree (a consent layer, a script); the document's root element
+    (which a broken page can make of anything) stays, as lexbor refuses to remove it."""
+    with contextlib.suppress(SelectolaxError):
+        node.decompose()
 
 
 def _tree(page: Any) -> LexborHTMLParser:

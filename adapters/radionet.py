@@ -39,6 +39,7 @@ from adapters.base import (
     BlockMarker,
     Fact,
     dig,
+    drop,
     find_objects,
     json_ld,
     layout_drift,
@@ -206,7 +207,7 @@ class RadioNetAdapter(Adapter):
         tree = LexborHTMLParser(html)
         for selector in CONSENT_SELECTORS:
             for node in tree.css(selector):
-                node.decompose()
+                drop(node)
         state = self._state(html, tree)
         facts = self.read_facts(capture, tree, state)
         slug = facts.get("show_id")
