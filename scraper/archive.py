@@ -256,6 +256,7 @@ def ensure_reconcile_schema(db: sqlite_utils.Database) -> None:
         return
     for statement in RECONCILE_SCHEMA:
         db.execute(statement)
+    ensure_link_presence(db)
     # Links left by platform rows deleted before the delete trigger existed (once).
     db.execute(
         "DELETE FROM episode_links WHERE NOT EXISTS "
@@ -297,6 +298,120 @@ def m012_report_indexes(db: sqlite_utils.Database) -> None:
     # What the reports and Datasette's canned queries filter and order by.
     for statement in REPORT_INDEXES:
         db.execute(statement)
+
+
+def _provenance(column: str) -> str:
+    """'rss:210' (platform:row id) as the platform and its own episode id."""
+    row = f"CAST(substr(e.{column}, instr(e.{column}, ':') + 1) AS INTEGER)"
+    return (f"(SELECT pe.platform || ' ' || pe.episode_id FROM platform_episodes pe "
+            f"WHERE pe.id = {row}) AS {column.removesuffix('_source')}_from")
+
+
+# Labelled views for people browsing the archive (Datasette): names instead of row ids.
+VIEWS = {
+    "episodes_labelled": (
+        "SELECT e.id, p.name AS podcast, e.title, e.published, e.duration_seconds, "
+        "e.platforms, e.description_truncated, "
+        + ", ".join(_provenance(c) for c in (
+            "title_source", "published_source", "duration_source", "description_source"))
+        + " FROM episodes e JOIN podcasts p ON p.id = e.podcast_id"
+    ),
+    "episode_links_labelled": (
+        "SELECT l.episode_id AS episode, e.title AS canonical_title, pe.platform, "
+        "pe.episode_id AS platform_episode_id, pe.title AS platform_title, pe.published, "
+        "pe.published_raw, pe.url, l.score, l.rule, l.republication, pe.listed "
+        "FROM episode_links l JOIN platform_episodes pe ON pe.id = l.platform_episode_id "
+        "JOIN episodes e ON e.id = l.episode_id"
+    ),
+    "recent_changes": (
+        "SELECT v.id AS version, v.seen_at, v.run_id, pe.platform, p.name AS podcast, "
+        "pe.episode_id AS platform_episode_id, pe.title, v.change, v.changes "
+        "FROM platform_episode_versions v "
+        "JOIN platform_episodes pe ON pe.id = v.platform_episode_id "
+        "JOIN podcasts p ON p.id = pe.podcast_id ORDER BY v.id DESC"
+    ),
+}
+
+
+@migrations()
+def m030_views(db: sqlite_utils.Database) -> None:
+    # After m010_reconcile_index: the reconciled tables the views read exist.
+    create_views(db)
+
+
+def create_views(db: sqlite_utils.Database) -> None:
+    for name, sql in VIEWS.items():
+        db.execute(f"DROP VIEW IF EXISTS {name}")
+        db.execute(f"CREATE VIEW {name} AS {sql}")
+
+
+@migrations()
+def m031_drift_reported(db: sqlite_utils.Database) -> None:
+    # Drift already reported by `scraper diff --fail-on`: only drift not in here is new.
+    db["drift_reported"].create({"key": str, "kind": str, "podcast_id": int,
+                                 "first_reported_at": str}, pk="key")
+
+
+# Per-source presence on each link: the platform episode's source and whether that source
+# lists it now (platform_episodes.listed, NULL read as 1). "Missing per platform" asks, for
+# each canonical episode, "does source S list it?": with these copied onto the link that is
+# one probe of idx_episode_links_presence, not a look at every platform row of the episode.
+# Triggers keep the copy current whoever writes links or platform rows.
+LINK_PRESENCE = (
+    "CREATE INDEX IF NOT EXISTS idx_episode_links_presence "
+    "ON episode_links(episode_id, source_id, listed)",
+    """CREATE TRIGGER IF NOT EXISTS episode_links_presence_insert AFTER INSERT ON episode_links
+    WHEN NEW.source_id IS NULL OR NEW.listed IS NULL
+    BEGIN
+        UPDATE episode_links SET
+            source_id = (SELECT source_id FROM platform_episodes
+                         WHERE id = NEW.platform_episode_id),
+            listed = (SELECT coalesce(listed, 1) FROM platform_episodes
+                      WHERE id = NEW.platform_episode_id)
+        WHERE platform_episode_id = NEW.platform_episode_id;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS episode_links_presence_update
+    AFTER UPDATE OF source_id, listed ON platform_episodes
+    WHEN OLD.source_id IS NOT NEW.source_id OR OLD.listed IS NOT NEW.listed
+    BEGIN
+        UPDATE episode_links SET source_id = NEW.source_id, listed = coalesce(NEW.listed, 1)
+        WHERE platform_episode_id = NEW.id;
+    END""",
+)
+
+
+def ensure_link_presence(db: sqlite_utils.Database) -> None:
+    """episode_links.source_id/listed, filled from platform_episodes, their index and the
+    triggers that keep them current (idempotent)."""
+    if not db["episode_links"].exists() or not db["platform_episodes"].exists():
+        return
+    if not {"source_id", "listed"} <= set(db["platform_episodes"].columns_dict):
+        return  # hand-made tables without them (tests of reconcile alone)
+    columns = db["episode_links"].columns_dict
+    added = [c for c in ("source_id", "listed") if c not in columns]
+    for column in added:
+        db.execute(f"ALTER TABLE episode_links ADD COLUMN {column} INTEGER")
+    if added:
+        db.execute(
+            "UPDATE episode_links SET (source_id, listed) = (SELECT pe.source_id, "
+            "coalesce(pe.listed, 1) FROM platform_episodes pe "
+            "WHERE pe.id = episode_links.platform_episode_id)")
+    for statement in LINK_PRESENCE:
+        db.execute(statement)
+
+
+@migrations()
+def m040_link_presence(db: sqlite_utils.Database) -> None:
+    ensure_link_presence(db)
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply the migrations not yet applied (what opening an `Archive` does), for a reader
+    that serves an archive a sync of an older version wrote (`scraper serve`). A database
+    without the migrations table was not made by `Archive` (tests' hand-made tables): its
+    schema is left alone."""
+    if db[migrations.migrations_table].exists():
+        migrations.apply(db)
 
 
 @dataclass
@@ -348,6 +463,29 @@ class SourceOutcome:
         if self.listing is not None:
             return self.listing.show.claimed_count if self.listing.show else None
         return self.previous_claimed if self.status == "unchanged" else None
+
+
+# Tables every archive has from its first migration: a file without them is not ours.
+ARCHIVE_TABLES = ("podcasts", "sources", "listings", "platform_episodes")
+
+
+def open_existing(path: Path | str) -> sqlite_utils.Database:
+    """Open an archive for reading, or raise ArchiveError with one line saying why.
+
+    Never creates anything: no file, no lock, no migration (a read command must not turn a
+    mistyped path into an empty archive)."""
+    from scraper.dbfaults import check_archive_file
+    from scraper.errors import ArchiveError
+
+    path = Path(path)
+    check_archive_file(path, writing=False)  # ArchiveError: one line saying what it is
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA busy_timeout = 10000")
+    if not set(ARCHIVE_TABLES) <= set(db.table_names()):  # an empty file or empty SQLite
+        db.close()
+        raise ArchiveError(f"{path} is not a scraper archive (it has no archive tables yet); "
+                           "run `scraper sync` with it, or give --db an archive")
+    return db
 
 
 class Archive:
@@ -555,6 +693,24 @@ class Archive:
             "select * from listings where source_id = ? and status in ('ok', 'unchanged') "
             "order by id desc limit 1", [source_id]))
         return rows[0] if rows else None
+
+    # Alerts -----------------------------------------------------------------------------------
+
+    def record_alerts(self, podcast_id: int, resolved: Iterable[str],
+                      sent: Iterable[tuple[str, str, int | None, int | None]],
+                      run_id: int | None) -> None:
+        """Forget the podcast's alerted drift keys in `resolved`; remember `sent` items
+        (key, kind, source id, episode id) as alerted by `run_id` (scraper.notify)."""
+        now = now_iso()
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "DELETE FROM alerts_sent WHERE podcast_id = ? AND key = ?",
+                [(podcast_id, key) for key in resolved])
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO alerts_sent (podcast_id, key, kind, source_id, "
+                "episode_id, run_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(podcast_id, key, kind, source_id, episode_id, run_id, now)
+                 for key, kind, source_id, episode_id in sent])
 
     # The one write per source -----------------------------------------------------------------
 

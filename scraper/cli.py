@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -16,24 +18,33 @@ import typer
 app = typer.Typer(
     help="Scrape a podcast's listings on many platforms into one reconciled SQLite archive.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Sources file (TOML).")]
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", metavar="FILE",
+                                         help="Sources file (TOML).")]
 DbOpt = Annotated[
-    Path | None, typer.Option("--db", help="Archive file (default: the sources file's db, "
-                              "else data/archive.db).")
+    Path | None, typer.Option("--db", metavar="FILE", help="Archive file (default: the "
+                              "sources file's db, else data/archive.db).")
 ]
-PodcastOpt = Annotated[str | None, typer.Option("--podcast", help="Only this podcast.")]
+PodcastOpt = Annotated[str | None, typer.Option("--podcast", metavar="NAME",
+                                                help="Only this podcast.")]
+PlatformOpt = Annotated[list[str] | None, typer.Option(
+    "--platform", metavar="PLATFORM", help="Only this platform.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV output (a header row first).")]
+RouteOpt = Annotated[list[str] | None, typer.Option(
+    "--route", metavar="PREFIX=BASE",
+    help="Send requests for PREFIX to BASE (repeatable).")]
 
-# Exit codes (README, "What sync promises"): 0 ok, 1 a source failed or is partial, 2 usage
-# or sources-file error, 3 another sync holds the lock, 4 new drift (`diff --fail-on`),
+# Exit codes (README, "Commands"): 0 ok, 1 a source failed or is partial, 2 usage or
+# sources-file error, 3 another sync holds the lock, 4 new drift (`diff --fail-on`),
 # 5 the archive file cannot be used (not an archive, damaged, read-only, disk full).
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
+EXIT_NEW_DRIFT = 4
 EXIT_ARCHIVE = 5
 
 # Set by the global --debug flag: tracebacks are shown instead of one line.
@@ -44,9 +55,9 @@ def _err(message: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    # soft_wrap: one line, whatever the terminal width (cron logs, grep).
+    # soft_wrap: an error is one line however narrow the terminal (never cut mid-sentence)
     Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False,
-                               soft_wrap=True, markup=True)
+                               soft_wrap=True)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
@@ -76,18 +87,27 @@ def _db_path(db: Path | None, config: Path) -> Path:
     return _load(config, required=False).db
 
 
+@contextmanager
+def _usage() -> Iterator[None]:
+    """Bad option values (cli_checks.UsageProblem) become one line and exit 2."""
+    from scraper.cli_checks import UsageProblem
+
+    try:
+        yield
+    except UsageProblem as error:
+        raise _fail(str(error), EXIT_USAGE) from None
+
+
 def _open_existing(db: Path):
-    from scraper.dbfaults import check_archive_file
+    from scraper.archive import open_existing
     from scraper.errors import ArchiveError
-    from scraper.reads import open_for_reading
 
     if not db.exists():
         raise _fail(f"no archive at {db}: run `scraper sync` (or `scraper demo`) first")
     try:
-        check_archive_file(db, writing=False)
+        return open_existing(db)
     except ArchiveError as error:
         raise _fail(str(error), EXIT_ARCHIVE) from None
-    return open_for_reading(db)
 
 
 def _write_stream(value) -> None:
@@ -99,24 +119,40 @@ def _write_stream(value) -> None:
     sys.stdout.flush()
 
 
+def _stdout():
+    from scraper.tables import stdout_console
+
+    return stdout_console()
+
+
+def _err_line(text: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(text, highlight=False, soft_wrap=True, markup=False)
+
+
 @app.command()
 def sync(
     config: ConfigOpt = Path("scraper.toml"),
     db: DbOpt = None,
     podcast: PodcastOpt = None,
-    platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
-    route: Annotated[list[str] | None, typer.Option(
-        "--route", help="PREFIX=BASE: send requests for PREFIX to BASE (repeatable).")] = None,
+    platforms: PlatformOpt = None,
+    route: RouteOpt = None,
     ignore_robots: Annotated[bool, typer.Option(
         "--ignore-robots", help="Do not obey robots.txt (warns; only for sites you may crawl).")
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch every configured platform listing and archive it; exit 1 if any source failed."""
+    from scraper.cli_checks import ROBOTS_WARNING, one_platform
     from scraper.errors import ArchiveError, ConfigError, LockedError
     from scraper.routes import Routes
 
+    with _usage():
+        platform = one_platform(platforms)
     settings = _load(config)
+    if ignore_robots:
+        _err_line(ROBOTS_WARNING)
     try:
         routes = settings.routes.merged(Routes.parse_option(route or []))
     except ConfigError as error:
@@ -144,9 +180,11 @@ def _run_with_progress(settings, db_path: Path, *, quiet: bool, **kwargs):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from scraper.cli_checks import Verbosity
     from scraper.sync import sync as run_sync
 
     console = Console(stderr=True)
+    quiet = quiet or Verbosity.quiet
     if quiet or not console.is_terminal:
         def done(report) -> None:
             if not quiet:
@@ -170,41 +208,52 @@ def _print_summary(summary, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from scraper.cli_checks import Verbosity
+    from scraper.tables import Column, render
 
-    table = Table(title=f"run {summary.run_id}: {summary.status}  ({summary.db})")
-    for column in ("podcast", "platform", "status", "claimed", "listed", "pages", "new",
-                   "changed", "removed"):
-        table.add_column(column, justify="right" if column in (
-            "claimed", "listed", "pages", "new", "changed", "removed") else "left")
-    colours = {"ok": "green", "unchanged": "cyan", "partial": "yellow"}
+    if not Verbosity.quiet:
+        columns = [Column("podcast", "podcast", priority=3, wrap=True),
+                   Column("platform", "platform"), Column("status", "status"),
+                   Column("claimed", "claimed", priority=2, right=True),
+                   Column("listed", "listed", right=True),
+                   Column("pages", "pages", priority=3, right=True),
+                   Column("new", "new", priority=1, right=True),
+                   Column("changed", "changed", priority=2, right=True),
+                   Column("removed", "removed", priority=2, right=True)]
+        render([_source_row(s) for s in summary.sources], columns, console=_stdout(),
+               title=f"run {summary.run_id}: {summary.status}  ({summary.db})")
+    out = _stdout()
     for s in summary.sources:
-        colour = colours.get(s.status, "red")
-        table.add_row(s.podcast, s.platform, f"[{colour}]{s.status}[/]",
-                      *(str(v) if v is not None else "-" for v in (
-                          s.claimed, s.listed, s.pages, s.new, s.changed, s.removed)))
-    # Piped output (cron logs) gets a fixed, readable width instead of rich's 80 columns.
-    console = Console() if sys.stdout.isatty() else Console(width=120)
-    console.print(table)
-    for s in summary.sources:
+        lines = []
         if s.error:
-            console.print(f"[red]{s.platform}[/] {s.url}: {s.error}", highlight=False)
-        for warning in s.warnings:
-            console.print(f"[yellow]{s.platform}[/] {s.url}: {warning}", highlight=False)
-        if s.note:
-            console.print(f"[cyan]{s.platform}[/] {s.url}: {s.note}", highlight=False,
-                          soft_wrap=True)
+            # Errors usually start with the URL already: say it once.
+            lines.append(s.error.removeprefix(f"{s.url}: "))
+        lines += list(s.warnings)
+        if s.note and not Verbosity.quiet:
+            lines.append(s.note)
+        for line in lines:
+            out.print(f"{s.platform} {s.url}: {line}", highlight=False, soft_wrap=True,
+                      markup=False)
+
+
+def _source_row(report) -> dict:
+    return {name: getattr(report, name) for name in (
+        "podcast", "platform", "status", "claimed", "listed", "pages", "new", "changed",
+        "removed", "warnings")}
 
 
 @app.command()
 def parse(
-    file: Annotated[Path, typer.Argument(help="A saved page or API response.", exists=True,
-                                         dir_okay=False)],
-    platform: Annotated[str, typer.Option("--platform", help="Adapter to parse with.")],
-    url: Annotated[str | None, typer.Option("--url", help="The URL the page came from.")] = None,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A saved page or API response.",
+                                         exists=True, dir_okay=False)],
+    platform: Annotated[str, typer.Option("--platform", metavar="PLATFORM",
+                                          help="Adapter to parse with.")],
+    url: Annotated[str | None, typer.Option(
+        "--url", metavar="URL", help="The URL the page came from (default: from the "
+        "fixtures index.json that lists FILE, else the page's canonical link).")] = None,
     fetched_at: Annotated[str | None, typer.Option(
-        "--fetched-at", help="Capture time (ISO 8601); base for relative dates.")] = None,
+        "--fetched-at", metavar="ISO", help="Capture time (ISO 8601); base for relative "
+        "dates (default: the recording's, else now).")] = None,
 ) -> None:
     """Print an adapter's parse of one saved page as JSON (show, episodes, next)."""
     from datetime import UTC, datetime
@@ -213,33 +262,45 @@ def parse(
     from scraper.errors import ScraperError
     from scraper.fixtures import case_for_file
     from scraper.models import Capture
+    from scraper.parse_source import url_in_page
     from scraper.parsing import parse_capture
 
     try:
         adapter = adapters.get(platform)
-        moment = datetime.fromisoformat(fetched_at) if fetched_at else datetime.now(UTC)
+        moment = datetime.fromisoformat(fetched_at) if fetched_at else None
     except (ScraperError, ValueError) as error:
-        raise _fail(str(error), 2) from None
-    if moment.tzinfo is None:
+        raise _fail(str(error), EXIT_USAGE) from None
+    if moment is not None and moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    suffix = file.suffix.lower()
-    content_type = {".json": "application/json", ".xml": "application/xml",
-                    ".rss": "application/rss+xml"}.get(suffix, "text/html; charset=utf-8")
-    capture = Capture(url=url or file.resolve().as_uri(), status=200, body=file.read_bytes(),
-                      fetched_at=moment, headers={"content-type": content_type})
     recorded = case_for_file(file)
     if recorded is not None and recorded.platform == adapter.name:
         # A recording: its index entry says which URL (and request: method, body) it answers.
         capture = recorded.capture()
         if url:
             capture.url = capture.final_url = url
-        if fetched_at:
+        if moment is not None:
             capture.fetched_at = moment
+    else:
+        body = file.read_bytes()
+        url = url or url_in_page(body)
+        if url is None:
+            raise _fail(f"{file}: the page does not say its URL and no fixtures index.json "
+                        "lists it; pass --url (the URL it was fetched from)", EXIT_USAGE)
+        content_type = {".json": "application/json", ".xml": "application/xml",
+                        ".rss": "application/rss+xml"}.get(file.suffix.lower(),
+                                                           "text/html; charset=utf-8")
+        capture = Capture(url=url, status=200, body=body,
+                          fetched_at=moment or datetime.now(UTC),
+                          headers={"content-type": content_type})
     try:
         listing = parse_capture(adapter, capture)
     except ScraperError as error:
         raise _fail(f"{type(error).__name__}: {error}") from None
     typer.echo(json.dumps(listing.to_json(), indent=2, ensure_ascii=False))
+
+
+SOURCE_FIELDS = ("podcast", "platform", "url", "fetch", "status", "listed", "claimed",
+                 "captured", "warnings")
 
 
 @app.command()
@@ -290,8 +351,12 @@ def inspect(
 
 @app.command()
 def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
-            as_json: JsonOpt = False) -> None:
+            as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     """List configured sources with their platform and last sync status."""
+    from scraper.cli_checks import one_format
+
+    with _usage():
+        one_format(json=as_json, csv=as_csv)
     settings = _load(config)
     db_path = db or settings.db
     last: dict[str, dict] = {}
@@ -307,32 +372,38 @@ def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
-    from rich.table import Table
+    if as_csv:
+        from scraper.csvout import write_csv
 
-    table = Table(title=str(settings.path))
-    for column in ("podcast", "platform", "url", "status", "listed", "claimed", "captured"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(row[c]) if row[c] is not None else "-" for c in (
-            "podcast", "platform", "url", "status", "listed", "claimed", "captured")))
-    console = Console()
-    console.print(table)
+        write_csv(rows, SOURCE_FIELDS)
+        return
+    from scraper.tables import Column, render
+
+    columns = [Column("podcast", "podcast", priority=4, wrap=True),
+               Column("platform", "platform"), Column("status", "status"),
+               Column("listed", "listed", right=True),
+               Column("claimed", "claimed", priority=2, right=True),
+               Column("captured", lambda r: (r["captured"] or "")[:10], priority=1),
+               Column("fetch", "fetch", priority=5),
+               Column("url", "url", priority=3, wrap=True)]
+    console = _stdout()
+    render(rows, columns, console=console, title=str(settings.path))
     for row in rows:
         for warning in row["warnings"]:
-            console.print(f"[yellow]{row['platform']}[/] {row['url']}: {warning}",
-                          highlight=False)
+            console.print(f"{row['platform']} {row['url']}: {warning}", highlight=False,
+                          soft_wrap=True, markup=False)
 
 
 @app.command()
 def add(
-    url: Annotated[str, typer.Argument(help="A platform page of the podcast.")],
-    podcast: Annotated[str, typer.Option("--podcast", help="Podcast name to add it to.")],
+    url: Annotated[str, typer.Argument(metavar="URL", help="A platform page of the podcast.")],
+    podcast: Annotated[str, typer.Option("--podcast", metavar="NAME",
+                                         help="Podcast name to add it to.")],
     platform: Annotated[str | None, typer.Option(
-        "--platform", help="Platform, when the URL is not a known platform's.")] = None,
+        "--platform", metavar="PLATFORM",
+        help="Platform, when the URL is not a known platform's.")] = None,
     config: ConfigOpt = Path("scraper.toml"),
-    route: Annotated[list[str] | None, typer.Option(
-        "--route", help="PREFIX=BASE for the check (repeatable).")] = None,
+    route: RouteOpt = None,
     check: Annotated[bool, typer.Option(
         "--check/--no-check", help="Fetch and parse the page before adding it.")] = True,
     with_feed: Annotated[bool, typer.Option(
@@ -341,11 +412,14 @@ def add(
 ) -> None:
     """Detect the platform of URL, check the page parses, and append it to the sources file.
     When the platform names the publisher's own feed, propose it (or add it: --with-feed)."""
+    from scraper.cli_checks import known_platforms
     from scraper.config import add_source
     from scraper.errors import ConfigError, ScraperError
     from scraper.routes import Routes
     from scraper.sync import check_source
 
+    with _usage():
+        known_platforms([platform] if platform else None)
     settings = _load(config, required=False)
     feed: str | None = None
     try:
@@ -360,10 +434,11 @@ def add(
             feed = show.feed_url if show else None
         added = add_source(config, url, podcast, platform)
     except ConfigError as error:
-        raise _fail(str(error), 2) from None
+        raise _fail(str(error), EXIT_USAGE) from None
     except ScraperError as error:
-        raise _fail(f"{url} did not check out ({type(error).__name__}: {error}); "
-                    f"fix the URL, or add it anyway with --no-check") from None
+        reason = str(error).removeprefix(f"{url}: ")
+        raise _fail(f"{url} did not check out: {reason} ({error.kind}); fix the URL, or add "
+                    "it anyway with --no-check") from None
     typer.echo(f"added {added.platform} source {added.url} to {podcast!r} in {config}")
     if feed and feed != added.url:
         _offer_feed(config, settings, feed, podcast, added.platform, with_feed)
@@ -397,15 +472,20 @@ def reparse(
     db: DbOpt = None,
     config: ConfigOpt = Path("scraper.toml"),
     podcast: PodcastOpt = None,
-    platform: Annotated[str | None, typer.Option("--platform")] = None,
+    platforms: PlatformOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-run adapters over stored captures, without network (e.g. after an adapter fix)."""
+    from scraper.cli_checks import known_podcast, one_platform
     from scraper.errors import ArchiveError, LockedError
     from scraper.sync import reparse as run_reparse
 
     db_path = _db_path(db, config)
-    _open_existing(db_path).close()
+    database = _open_existing(db_path)
+    with _usage():
+        platform = one_platform(platforms)
+        known_podcast(database, podcast)
+    database.close()
     try:
         summary = run_reparse(db_path, podcast=podcast, platform=platform)
     except LockedError as error:
@@ -418,13 +498,15 @@ def reparse(
 
 @app.command()
 def demo(
-    db: Annotated[Path, typer.Option("--db", help="Where the demo archive goes.")] = Path(
-        "data/demo.db"),
+    db: Annotated[Path, typer.Option("--db", metavar="FILE",
+                                     help="Where the demo archive goes.")] = Path("data/demo.db"),
     fresh: Annotated[bool, typer.Option("--fresh", help="Start from an empty archive.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Offline demo: serve the recorded pages from a local replay server and sync them."""
-    from scraper.demo import demo_config, serve_recordings
+    """Offline demo: serve the recorded pages from a local replay server and sync them.
+    Also writes demo.toml beside the archive, for `scraper replay` + `scraper sync`."""
+    from scraper.cli_checks import Verbosity
+    from scraper.demo import demo_config, serve_recordings, write_demo_sources
 
     if fresh:
         for suffix in ("", "-wal", "-shm"):
@@ -439,11 +521,45 @@ def demo(
             raise _fail(str(error), EXIT_LOCKED) from None
         except ArchiveError as error:
             raise _fail(f"{error} (or run `scraper demo --fresh`)", EXIT_ARCHIVE) from None
+    sources_file = write_demo_sources(db)
     _print_summary(summary, as_json)
-    if not as_json:
+    if not as_json and not Verbosity.quiet:
         typer.echo(f"\nNext: scraper diff --db {db}   |   scraper episodes --db {db}   |   "
-                   f"scraper serve --db {db}")
+                   f"scraper serve --db {db}\nOffline sync: scraper replay (in another "
+                   f"terminal), then scraper sync --config {sources_file}")
     raise typer.Exit(0 if summary.ok else EXIT_FAILED)
+
+
+@app.command()
+def replay(
+    port: Annotated[int, typer.Option("--port", metavar="N", help="Port on 127.0.0.1 "
+                                      "(data/demo.toml routes to 8123).")] = 8123,
+) -> None:
+    """Serve the recorded pages at their real URL paths until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from scraper.fixtures import load_cases
+    from scraper.replay import ReplayServer
+
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    cases = load_cases()
+    try:
+        server = ReplayServer(cases, port=port).start()
+    except OSError as error:
+        raise _fail(f"cannot listen on 127.0.0.1:{port} ({error.strerror}); pick another "
+                    "--port (and change the routes in the sources file)") from None
+    _err_line(f"replaying {len(cases)} recordings on {server.base}; "
+              "stop with Ctrl-C")
+    stop.wait()
+    server.stop()
+
+
+EPISODE_FIELDS = ("id", "podcast", "title", "published", "duration_seconds", "platforms",
+                  "description_truncated", "title_source", "published_source",
+                  "duration_source", "description_source", "links", "conflicts")
 
 
 @app.command()
@@ -452,28 +568,67 @@ def episodes(
     config: ConfigOpt = Path("scraper.toml"),
     podcast: PodcastOpt = None,
     as_json: JsonOpt = False,
-    limit: Annotated[int, typer.Option("--limit", help="Rows to show (table output).")] = 50,
+    as_csv: CsvOpt = False,
+    limit: Annotated[int, typer.Option("--limit", metavar="N",
+                                       help="Rows to show (table output).")] = 50,
 ) -> None:
     """Canonical episodes with their chosen fields and provenance."""
+    from scraper.cli_checks import known_podcast, non_negative, one_format
     from scraper.reads import canonical_episodes
 
+    with _usage():
+        one_format(json=as_json, csv=as_csv)
+        non_negative("--limit", limit)
     database = _open_existing(_db_path(db, config))
+    with _usage():
+        known_podcast(database, podcast)
     if as_json:
         _write_stream(canonical_episodes(database, podcast))
         return
     rows = list(canonical_episodes(database, podcast))
-    from rich.console import Console
-    from rich.table import Table
+    if as_csv:
+        from scraper.csvout import write_csv
 
-    table = Table(title=f"{len(rows)} canonical episodes")
-    for column in ("id", "published", "title", "duration", "platforms"):
-        table.add_column(column)
-    for row in rows[:limit]:
-        platforms = ", ".join(sorted({link["platform"] for link in row["links"]}))
-        duration = row.get("duration_seconds")
-        table.add_row(str(row["id"]), row.get("published") or "-", row.get("title") or "-",
-                      f"{duration // 60} min" if duration else "-", platforms)
-    Console().print(table)
+        write_csv(rows, EPISODE_FIELDS)
+        return
+    from scraper.tables import Column, render
+
+    def duration(row: dict) -> str | None:
+        seconds = row.get("duration_seconds")
+        return f"{seconds // 60} min" if seconds else None
+
+    columns = [Column("id", "id", right=True), Column("published", "published"),
+               Column("title", "title", wrap=True),
+               Column("duration", duration, priority=2, right=True),
+               Column("platforms", lambda r: ", ".join(sorted(
+                   {link["platform"] for link in r["links"]})), priority=1, wrap=True)]
+    shown = f", newest {limit} shown (--limit)" if len(rows) > limit else ""
+    render(rows[:limit], columns, console=_stdout(),
+           title=f"{len(rows)} canonical episodes{shown}")
+
+
+@app.command()
+def episode(
+    wanted: Annotated[str, typer.Argument(metavar="ID|TITLE",
+                                          help="Canonical id, or (part of) its title.")],
+    db: DbOpt = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    as_json: JsonOpt = False,
+) -> None:
+    """One canonical episode: every platform's listing side by side, conflicts, history."""
+    from scraper.episode_view import render_text, to_json
+    from scraper.reads import EpisodeNotFound, episode_record, find_episode_id
+
+    database = _open_existing(_db_path(db, config))
+    try:
+        episode_id = find_episode_id(database, wanted)
+    except EpisodeNotFound as error:
+        raise _fail(str(error), EXIT_USAGE) from None
+    data = to_json(episode_record(database, episode_id))
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        return
+    render_text(data, _stdout())
 
 
 @app.command()
@@ -482,26 +637,75 @@ def diff(
     config: ConfigOpt = Path("scraper.toml"),
     podcast: PodcastOpt = None,
     platform: Annotated[list[str] | None, typer.Option(
-        "--platform", help="Compare only these platforms (repeatable).")] = None,
+        "--platform", metavar="PLATFORM", help="Compare only these platforms (repeatable).")
+    ] = None,
     as_json: JsonOpt = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Markdown report.")] = False,
+    as_csv: CsvOpt = False,
+    expand: Annotated[bool, typer.Option(
+        "--all", help="List every episode behind every number, not-yet-seen included.")
+    ] = False,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", metavar="KINDS", help="Comma-separated missing,date,title,new,failed,"
+        "partial: exit 4 when such drift is new since the previous --fail-on check.")] = None,
 ) -> None:
-    """Drift between platforms: counts, missing, not yet seen, extra, disagreements."""
-    from scraper.drift import iter_diff_report, render_markdown
+    """Drift between platforms: missing and disagreements first, then counts."""
+    from scraper.cli_checks import known_platforms, known_podcast, one_format
+    from scraper.diff_view import csv_rows, render_markdown, render_text
+    from scraper.drift import diff_report, iter_diff_report
 
-    database = _open_existing(_db_path(db, config))
-    report = iter_diff_report(database, podcast=podcast, platforms=platform or None)
+    with _usage():
+        one_format(json=as_json, markdown=markdown, csv=as_csv)
+        known_platforms(platform)
+    kinds: list[str] = []
+    if fail_on is not None:
+        from scraper.drift_alerts import parse_kinds
+
+        try:
+            kinds = parse_kinds(fail_on)
+        except ValueError as error:
+            raise _fail(str(error), EXIT_USAGE) from None
+    db_path = _db_path(db, config)
+    database = _open_existing(db_path)
+    with _usage():
+        known_podcast(database, podcast)
+    if as_json and not kinds:
+        _write_stream(iter_diff_report(database, podcast=podcast, platforms=platform or None))
+        return
+    report = diff_report(database, podcast=podcast, platforms=platform or None)
     if as_json:
-        _write_stream(report)
-    else:
-        text = render_markdown(report)
-        if markdown:
-            typer.echo(text)
-        else:
-            from rich.console import Console
-            from rich.markdown import Markdown
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    elif markdown:
+        typer.echo(render_markdown(report, expand), nl=False)
+    elif as_csv:
+        from scraper.csvout import write_csv
+        from scraper.diff_view import CSV_FIELDS
 
-            Console().print(Markdown(text))
+        write_csv(csv_rows(report), CSV_FIELDS)
+    else:
+        render_text(report, _stdout(), expand)
+    if kinds:
+        _check_new_drift(db_path, report, kinds)
+
+
+def _check_new_drift(db_path: Path, report: dict, kinds: list[str]) -> None:
+    from scraper.archive import Archive
+    from scraper.drift_alerts import describe, new_since_last_check
+
+    archive = Archive(db_path)  # applies the migration holding drift_reported
+    try:
+        new = new_since_last_check(archive.db, report, kinds)
+    finally:
+        archive.close()
+    if new:
+        _err_line(f"new drift since the previous check ({len(new)}):")
+        for item in new:
+            _err_line(f"  {describe(item)}")
+        raise typer.Exit(EXIT_NEW_DRIFT)
+
+
+CHANGE_FIELDS = ("run_id", "seen_at", "podcast", "platform", "source_url", "episode_id",
+                 "title", "change", "changes")
 
 
 @app.command()
@@ -509,28 +713,44 @@ def changes(
     db: DbOpt = None,
     config: ConfigOpt = Path("scraper.toml"),
     since: Annotated[str | None, typer.Option(
-        "--since", help="An ISO date or a run id (e.g. 3): changes after it.")] = None,
+        "--since", metavar="DATE|RUN",
+        help="An ISO date or time, or a run id (3 or run:3): changes from it on.")] = None,
+    podcast: PodcastOpt = None,
+    platform: Annotated[list[str] | None, typer.Option(
+        "--platform", metavar="PLATFORM", help="Only these platforms (repeatable).")] = None,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     """What appeared, disappeared or changed on each platform between syncs."""
+    from scraper.cli_checks import known_platforms, known_podcast, one_format, since_value
     from scraper.drift import changes_report
 
+    with _usage():
+        one_format(json=as_json, csv=as_csv)
+        since = since_value(since)
+        known_platforms(platform)
     database = _open_existing(_db_path(db, config))
-    items = changes_report(database, since)
+    with _usage():
+        known_podcast(database, podcast)
+    items = changes_report(database, since, podcast=podcast, platforms=platform or None)
     if as_json:
         typer.echo(json.dumps(items, indent=2, ensure_ascii=False, default=str))
         return
-    from rich.console import Console
-    from rich.table import Table
+    if as_csv:
+        from scraper.csvout import write_csv
 
-    table = Table(title=f"{len(items)} changes" + (f" since {since}" if since else ""))
-    for column in ("run", "seen", "platform", "change", "title", "fields"):
-        table.add_column(column)
-    for item in items:
-        fields = ", ".join(sorted((item.get("changes") or {}).keys()))
-        table.add_row(str(item["run_id"]), str(item["seen_at"])[:16], item["platform"],
-                      item["change"], item.get("title") or item["episode_id"], fields)
-    Console().print(table)
+        write_csv(items, CHANGE_FIELDS)
+        return
+    from scraper.tables import Column, render
+
+    columns = [Column("run", "run_id", priority=2, right=True),
+               Column("seen", lambda i: str(i["seen_at"])[:16], priority=1),
+               Column("platform", "platform"), Column("change", "change"),
+               Column("title", lambda i: i.get("title") or i["episode_id"], wrap=True),
+               Column("fields", lambda i: ", ".join(sorted((i.get("changes") or {}).keys()))
+                      if i["change"] == "changed" else None, priority=3, wrap=True)]
+    render(items, columns, console=_stdout(),
+           title=f"{len(items)} changes" + (f" since {since}" if since else ""))
 
 
 @app.command()
@@ -538,14 +758,16 @@ def feed(
     db: DbOpt = None,
     config: ConfigOpt = Path("scraper.toml"),
     podcast: Annotated[str | None, typer.Option(
-        "--podcast", help="Podcast name or slug (default: the only one).")] = None,
+        "--podcast", metavar="NAME", help="Podcast name or slug (default: the only one).")
+    ] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the feed here (atomically) instead of stdout.")] = None,
+        "--output", "-o", metavar="FILE",
+        help="Write the feed here (atomically) instead of stdout.")] = None,
     include_all: Annotated[bool, typer.Option(
         "--all", help="Also episodes no platform gives audio for (without enclosure).")] = False,
     self_url: Annotated[str | None, typer.Option(
-        "--self-url", help="The URL the feed is published at (atom:link self, podcast:guid).")
-    ] = None,
+        "--self-url", metavar="URL",
+        help="The URL the feed is published at (atom:link self, podcast:guid).")] = None,
 ) -> None:
     """Rebuild the podcast's RSS feed from the reconciled archive."""
     from scraper.feed import FeedError, feed_for
@@ -600,7 +822,7 @@ def notify(
         from scraper.reads import podcasts
 
         ids = [r["id"] for r in podcasts(archive.db, podcast)]
-        results = notify_podcasts(archive.db, settings.notify, ids, db_name=db_path.stem)
+        results = notify_podcasts(archive, settings.notify, ids, db_name=db_path.stem)
     finally:
         archive.close()
     rows = summary_json(results)
@@ -618,10 +840,10 @@ def notify(
 def serve(
     db: DbOpt = None,
     config: ConfigOpt = Path("scraper.toml"),
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8001,
+    host: Annotated[str, typer.Option("--host", metavar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="N")] = 8001,
 ) -> None:
-    """Browse the archive in Datasette, with facets, search and canned reports."""
+    """Browse the archive in Datasette, with facets, search, canned reports and a chart."""
     from scraper.datasette import exit_code, port_in_use
     from scraper.datasette import serve as run_datasette
 
@@ -647,16 +869,20 @@ def version_callback(value: bool) -> None:
 def main_options(
     version: Annotated[bool, typer.Option("--version", callback=version_callback,
                                           is_eager=True, help="Show the version.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the output "
+                                        "asked for (no progress, no summary tables).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also log each request, "
+                                          "retry and robots.txt decision to stderr.")] = False,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show tracebacks (and debug logs) instead of one-line errors.")] = False,
 ) -> None:
     """Scrape a podcast's listings on many platforms into one reconciled SQLite archive."""
     global DEBUG
-    DEBUG = debug
-    if debug:
-        import logging
+    from scraper.cli_checks import configure_output
 
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    DEBUG = debug
+    with _usage():
+        configure_output(quiet, verbose, debug)
 
 
 def main() -> None:

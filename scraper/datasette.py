@@ -27,12 +27,18 @@ from typing import Any
 
 import sqlite_utils
 
-from scraper.archive import ensure_search
+from scraper.archive import ensure_search, migrate
 from scraper.reads import coverage_sql, present_platforms
 
 __all__ = ["coverage_sql", "enable_search", "metadata_for", "present_platforms", "serve"]
 
-METADATA_PATH = Path(__file__).resolve().parent.parent / "data" / "metadata.json"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+METADATA_PATH = DATA_DIR / "metadata.json"
+# Our Datasette plugin (SQL functions, canned queries on the index) and templates.
+PLUGINS_DIR = DATA_DIR / "plugins"
+TEMPLATES_DIR = DATA_DIR / "templates"
+# vega, vega-lite and vega-embed from npm (BSD-3-Clause), served locally: no CDN.
+VEGA_DIR = DATA_DIR / "static" / "vega"
 TEMPLATE_DATABASE = "archive"
 CONTRACT_PLATFORMS = ("rss", "audible", "castbox", "podimo", "podtail", "radionet")
 # Kept in sync with scraper.datasette_feed.SHIM (not imported: that module needs Datasette).
@@ -104,9 +110,10 @@ def serve_command(
         sys.executable, "-m", "datasette", "serve", str(db_path),
         "--metadata", str(metadata_path), "--host", host, "--port", str(port),
         "--setting", "sql_time_limit_ms", "5000",
+        # Datasette takes one --plugins-dir: serve() copies ours into its folder.
+        "--plugins-dir", str(plugins_dir or PLUGINS_DIR), "--template-dir", str(TEMPLATES_DIR),
+        "--static", f"vega:{VEGA_DIR}",
     ]
-    if plugins_dir is not None:
-        command += ["--plugins-dir", str(plugins_dir)]
     return command
 
 
@@ -184,9 +191,13 @@ def serve(
     if search:
         db = sqlite_utils.Database(db_path)
         try:
+            # An archive last synced by an older version: the canned queries read columns
+            # and indexes its newer migrations add (m040's per-source presence).
+            migrate(db)
             enable_search(db)
         except sqlite3.OperationalError as error:  # a sync holds the write lock
-            print(f"search not enabled ({error}); browsing without it", file=sys.stderr)
+            print(f"archive not brought up to date ({error}); search and some reports may "
+                  "be missing until the next `scraper sync`", file=sys.stderr)
         finally:
             db.close()
     folder = Path(tempfile.mkdtemp(prefix="scraper-datasette-"))
@@ -197,6 +208,8 @@ def serve(
         plugins = folder / "plugins"
         plugins.mkdir()
         (plugins / "scraper_feed.py").write_text(FEED_PLUGIN_SHIM, "utf-8")
+        for plugin in PLUGINS_DIR.glob("*.py"):  # SQL functions, index reports, chart
+            shutil.copyfile(plugin, plugins / plugin.name)
         process = DatasetteProcess(serve_command(db_path, metadata_path, host, port, plugins),
                                    preexec_fn=_die_with_parent)
     except BaseException:

@@ -39,3 +39,56 @@ def demo_config(server: ReplayServer, db: Path) -> Config:
         fetch=dict(DEMO_FETCH),
         db=db,
     )
+
+
+# `scraper replay` listens here by default; data/demo.toml routes every recorded host to it.
+REPLAY_PORT = 8123
+
+
+def _toml_string(value: str) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def demo_sources_text(db: Path, config_path: Path, port: int = REPLAY_PORT) -> str:
+    """A sources file for the demo's sources, routed to `scraper replay --port PORT`, so
+    sync, sources and add can be tried offline."""
+    server = ReplayServer(load_cases(), port=0)  # never started: only its recorded hosts
+    try:
+        routes = server.routes_for([])
+        settings = demo_config(server, db)
+    finally:
+        server._server.server_close()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        db_text = str(db.resolve().relative_to(config_path.resolve().parent))
+    except ValueError:
+        db_text = str(db.resolve())
+    lines = [
+        "# Written by `scraper demo`: the demo's sources, served by `scraper replay`.",
+        f"# Start `scraper replay --port {port}`, then e.g. "
+        f"`scraper sync --config {config_path}`.",
+        f"db = {_toml_string(db_text)}",
+        "",
+    ]
+    for podcast in settings.podcasts:
+        lines += ["[[podcasts]]", f"name = {_toml_string(podcast.name)}", "sources = ["]
+        for source in podcast.sources:
+            lines.append(f"  {{ url = {_toml_string(source.url)}, "
+                         f"platform = {_toml_string(source.platform)} }},")
+        lines += ["]", ""]
+    lines.append("[routes]")
+    for prefix, target in routes.items():
+        host = target.rsplit("/", 1)[1]
+        lines.append(f"{_toml_string(prefix)} = {_toml_string(f'{base}/{host}')}")
+    lines += ["", "[fetch]"]
+    lines += [f"{key} = {value}" for key, value in DEMO_FETCH.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_demo_sources(db: Path, port: int = REPLAY_PORT) -> Path:
+    path = db.parent / "demo.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(demo_sources_text(db, path, port), "utf-8")
+    return path

@@ -419,5 +419,5 @@ def drift_items(
 
 def new_drift(items: list[DriftItem], known: set[str] | frozenset[str]) -> list[DriftItem]:
     """The items whose key is not among `known` (e.g. the keys already alerted, see
-    `scraper.notify.alerted_keys`), in their order."""
+    `scraper.reads.alerted_keys`), in their order."""
     return [item for item in items if item.key not in known]

@@ -50,6 +50,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
+from scraper import reads
 from scraper.matching import PUBLISHER, platform_rank
 
 NS_ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -106,11 +107,7 @@ class ShowData:
 def podcasts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """`[{"id", "name", "slug"}]`: podcasts that have canonical episodes, by id. A slug two
     names share goes to the older podcast; the newer gets `-<id>` appended."""
-    if not db["episodes"].exists():
-        return []
-    rows = list(db.query(
-        "SELECT p.id, p.name FROM podcasts p WHERE EXISTS "
-        "(SELECT 1 FROM episodes e WHERE e.podcast_id = p.id) ORDER BY p.id"))
+    rows = reads.reconciled_podcasts(db)
     taken: set[str] = set()
     for row in rows:
         slug = slugify(row["name"])
@@ -137,34 +134,19 @@ def find_podcast(db: sqlite_utils.Database, wanted: str | None) -> dict[str, Any
 
 
 def read_show(db: sqlite_utils.Database, podcast_id: int, name: str) -> ShowData:
-    """Every read the feed makes, in one place (the archive's read side may move)."""
-    listings = list(db.query(
-        "SELECT s.platform, s.url, s.id AS source_id, l.show_title, l.show_author, "
-        "l.show_description FROM sources s JOIN listings l ON l.id = ("
-        "  SELECT max(id) FROM listings WHERE source_id = s.id "
-        "  AND status IN ('ok', 'unchanged', 'partial')) "
-        "WHERE s.podcast_id = ?", [podcast_id]))
+    """Everything the feed needs, read through scraper.reads."""
+    listings = reads.show_listings(db, podcast_id)
     listings.sort(key=lambda r: (*platform_rank(r["platform"]), r["source_id"]))
 
     def first(column: str) -> str | None:
         return next((r[column] for r in listings if r[column]), None)
 
-    all_sources = list(db.query(
-        "SELECT platform, url, id FROM sources WHERE podcast_id = ?", [podcast_id]))
-    all_sources.sort(key=lambda r: (*platform_rank(r["platform"]), r["id"]))
-    episodes = list(db.query(
-        "SELECT id, title, published, published_source, duration_seconds, description "
-        "FROM episodes WHERE podcast_id = ? AND platforms > 0 "
-        "ORDER BY published IS NULL, published DESC, id DESC", [podcast_id]))
+    all_sources = reads.podcast_sources(db, podcast_id)
+    episodes = reads.feed_episodes(db, podcast_id)
     rows: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in db.query(
-        "SELECT l.episode_id AS canonical_id, pe.id, pe.source_id, pe.platform, pe.episode_id, "
-        "pe.url, pe.audio_url, pe.extra, coalesce(pe.listed, 1) AS listed, pe.published_raw "
-        "FROM episode_links l JOIN platform_episodes pe ON pe.id = l.platform_episode_id "
-        "WHERE pe.podcast_id = ?", [podcast_id]):
+    for row in reads.feed_links(db, podcast_id):
         rows[row["canonical_id"]].append(row)
-    keys = [(r[0], r[1]) for r in db.execute(
-        "SELECT id, key FROM episodes WHERE podcast_id = ? ORDER BY id", [podcast_id])]
+    keys = reads.episode_keys(db, podcast_id)
     return ShowData(
         podcast_id=podcast_id, name=name, title=first("show_title"),
         author=first("show_author"), description=first("show_description"),

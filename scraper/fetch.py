@@ -123,6 +123,8 @@ class _Robots:
     parser: Protego | None  # None: allow everything
     # Set when robots.txt could not be read (5xx, connection failure): disallow everything.
     deny_reason: str | None = None
+    # Set when the host could not be reached at all: every fetch fails with this.
+    unreachable: str | None = None
 
 
 class _RedirectError(FetchError):
@@ -709,6 +711,8 @@ class Fetcher:
                 robots = self._robots.get(key)
                 if robots is None:
                     robots = self._robots[key] = await self._load_robots(key)
+        if robots.unreachable:
+            raise FetchError(f"{url}: {robots.unreachable}", url=url)
         if robots.deny_reason:
             raise RobotsDisallowed(f"{url}: {robots.deny_reason}", url=url)
         if robots.parser is not None and not robots.parser.can_fetch(url, self.policy.user_agent):
@@ -726,7 +730,11 @@ class Fetcher:
             log.info("%s: %s; allowing all", robots_url, exc)
             return _Robots(None)
         except FetchError as exc:
-            # 5xx, 429 or no connection: RFC 9309 and Google say assume complete disallow.
+            if exc.status is None and isinstance(exc.__cause__, httpx.TransportError):
+                # The host is down, not refusing: report the connection failure itself.
+                failure = str(exc).removeprefix(f"{robots_url}: ")
+                return _Robots(None, unreachable=failure)
+            # 5xx, 429: RFC 9309 and Google say assume complete disallow.
             reason = (
                 f"robots.txt unreachable ({exc}); assuming everything on the host is disallowed"
             )

@@ -19,14 +19,17 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import sqlite_utils
 
+from scraper import reads
 from scraper.config import NotifyConfig
 from scraper.drift import DriftItem, drift_items, new_drift
+
+if TYPE_CHECKING:
+    from scraper.archive import Archive
 
 log = logging.getLogger("scraper.notify")
 
@@ -78,29 +81,15 @@ class Delivery:
 
 
 # ---------------------------------------------------------------------------------------------
-# The archive: every read and write of alerts_sent
+# Bookkeeping: alerts_sent is read through scraper.reads, written by Archive.record_alerts
 
 
-def alerted_keys(db: sqlite_utils.Database, podcast_id: int) -> set[str]:
-    if not db["alerts_sent"].exists():
-        return set()
-    return {r[0] for r in db.execute(
-        "SELECT key FROM alerts_sent WHERE podcast_id = ?", [podcast_id])}
-
-
-def record(db: sqlite_utils.Database, alert: Alert, run_id: int | None, *,
-           sent: bool) -> None:
+def record(archive: Archive, alert: Alert, run_id: int | None, *, sent: bool) -> None:
     """Forget drift that is gone; with `sent`, remember the alerted items."""
-    with db.atomic():
-        db.conn.executemany("DELETE FROM alerts_sent WHERE podcast_id = ? AND key = ?",
-                            [(alert.podcast_id, key) for key in alert.resolved])
-        if sent:
-            now = datetime.now(UTC).isoformat(timespec="seconds")
-            db.conn.executemany(
-                "INSERT OR REPLACE INTO alerts_sent (podcast_id, key, kind, source_id, "
-                "episode_id, run_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(alert.podcast_id, i.key, i.kind, i.source_id, i.episode_id, run_id, now)
-                 for i in alert.items])
+    items = alert.items if sent else []
+    archive.record_alerts(
+        alert.podcast_id, alert.resolved,
+        [(i.key, i.kind, i.source_id, i.episode_id) for i in items], run_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,7 +100,7 @@ def plan(db: sqlite_utils.Database, podcast_id: int, settings: NotifyConfig, *,
          db_name: str = "archive") -> Alert:
     """The podcast's new drift as one message (no items: nothing to send)."""
     current = drift_items(db, podcast_id, settings.on)
-    known = alerted_keys(db, podcast_id)
+    known = reads.alerted_keys(db, podcast_id)
     fresh = new_drift(current, known)
     name = current[0].podcast if current else _podcast_name(db, podcast_id)
     alert = Alert(podcast_id=podcast_id, podcast=name, items=fresh,
@@ -122,8 +111,7 @@ def plan(db: sqlite_utils.Database, podcast_id: int, settings: NotifyConfig, *,
 
 
 def _podcast_name(db: sqlite_utils.Database, podcast_id: int) -> str:
-    row = db.execute("SELECT name FROM podcasts WHERE id = ?", [podcast_id]).fetchone()
-    return row[0] if row else f"podcast {podcast_id}"
+    return reads.podcast_name(db, podcast_id) or f"podcast {podcast_id}"
 
 
 def _line(item: DriftItem) -> str:
@@ -191,29 +179,29 @@ def _redact(url: str) -> str:
 # Entry points
 
 
-def notify_podcasts(db: sqlite_utils.Database, settings: NotifyConfig,
+def notify_podcasts(archive: Archive, settings: NotifyConfig,
                     podcast_ids: Iterable[int], *, run_id: int | None = None,
                     db_name: str = "archive") -> list[tuple[Alert, Delivery | None]]:
     """Plan, send and record the alert of each podcast. Returns what happened per podcast
     (Delivery None: nothing new to send)."""
     results = []
     for podcast_id in sorted(set(podcast_ids)):
-        alert = plan(db, podcast_id, settings, db_name=db_name)
+        alert = plan(archive.db, podcast_id, settings, db_name=db_name)
         delivery = send(settings.urls, alert.title, alert.body) if alert.items else None
         for error in delivery.errors if delivery else []:
             log.warning("notify: %s: alert not delivered to %s", alert.podcast, error)
-        record(db, alert, run_id, sent=bool(delivery and delivery.ok))
+        record(archive, alert, run_id, sent=bool(delivery and delivery.ok))
         results.append((alert, delivery))
     return results
 
 
-def notify_after_sync(db: sqlite_utils.Database, settings: NotifyConfig | None,
+def notify_after_sync(archive: Archive, settings: NotifyConfig | None,
                       podcast_ids: Iterable[int], *, run_id: int, db_name: str) -> None:
     """The sync's hook: alerts for the podcasts the run touched; never raises."""
     if settings is None:
         return
     try:
-        notify_podcasts(db, settings, podcast_ids, run_id=run_id, db_name=db_name)
+        notify_podcasts(archive, settings, podcast_ids, run_id=run_id, db_name=db_name)
     except Exception as error:  # an alert must never fail the sync it reports on
         log.warning("notify: alerts skipped after run %s: %s: %s", run_id,
                     type(error).__name__, error)

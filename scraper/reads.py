@@ -280,16 +280,14 @@ def coverage_sql(platforms: list[str] | tuple[str, ...]) -> str:
     """Canonical episode x platform: one column per platform, "✓" when listed there,
     "✓×2" for a republication, "gone" when only an unlisted row remains.
 
-    Newest first through idx_episodes_order, each cell one indexed lookup of the episode's
-    links, so the first page never aggregates the whole archive."""
+    Newest first through idx_episodes_order, each cell a probe of the episode's links per
+    source of the platform in idx_episode_links_presence (the link's copy of its source and
+    listed flag, migration m040), so the first page never aggregates the whole archive."""
     def count(platform: str, listed: bool) -> str:
-        only_listed = " AND coalesce(pe.listed, 1) = 1" if listed else ""
+        only_listed = " AND l.listed = 1" if listed else ""
         return (
-            # CROSS JOIN keeps the episode's links first: the platform index would
-            # otherwise walk every row of the platform for each cell.
-            "(SELECT count(*) FROM episode_links l CROSS JOIN platform_episodes pe "
-            f"ON pe.id = l.platform_episode_id WHERE l.episode_id = e.id "
-            f"AND pe.platform = {_literal(platform)}{only_listed})"
+            "(SELECT count(*) FROM episode_links l WHERE l.episode_id = e.id AND l.source_id "
+            f"IN (SELECT id FROM sources WHERE platform = {_literal(platform)}){only_listed})"
         )
 
     columns = [
@@ -306,3 +304,126 @@ def coverage_sql(platforms: list[str] | tuple[str, ...]) -> str:
         "WHERE e.platforms > 0 AND (:podcast = '' OR p.name = :podcast)\n"
         "ORDER BY e.published IS NULL, e.published DESC, e.id DESC"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Feed and alerts (scraper.feed, scraper.notify) -- kept apart from the report reads above.
+
+
+def reconciled_podcasts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """id, name of the podcasts that have canonical episodes, by id (the feed's podcasts)."""
+    if not _has(db, "episodes"):
+        return []
+    return list(db.query(
+        "SELECT p.id, p.name FROM podcasts p WHERE EXISTS "
+        "(SELECT 1 FROM episodes e WHERE e.podcast_id = p.id) ORDER BY p.id"))
+
+
+def show_listings(db: sqlite_utils.Database, podcast_id: int) -> list[dict[str, Any]]:
+    """Each source of the podcast that has a good listing, with that latest listing's show
+    title, author and description; in no particular order."""
+    return list(db.query(
+        "SELECT s.platform, s.url, s.id AS source_id, l.show_title, l.show_author, "
+        "l.show_description FROM sources s JOIN listings l ON l.id = ("
+        "  SELECT max(id) FROM listings WHERE source_id = s.id "
+        f"  AND status IN ({_in(list(GOOD_STATUSES))})) "
+        "WHERE s.podcast_id = ?", [*GOOD_STATUSES, podcast_id]))
+
+
+def feed_episodes(db: sqlite_utils.Database, podcast_id: int) -> list[dict[str, Any]]:
+    """The podcast's listed canonical episodes with what a feed item shows, newest first."""
+    return list(db.query(
+        "SELECT id, title, published, published_source, duration_seconds, description "
+        "FROM episodes WHERE podcast_id = ? AND platforms > 0 "
+        "ORDER BY published IS NULL, published DESC, id DESC", [podcast_id]))
+
+
+def feed_links(db: sqlite_utils.Database, podcast_id: int) -> Iterator[dict[str, Any]]:
+    """Every linked platform row of the podcast (canonical_id, id, source_id, platform,
+    episode_id, url, audio_url, extra, listed, published_raw), in no particular order."""
+    yield from db.query(
+        "SELECT l.episode_id AS canonical_id, pe.id, pe.source_id, pe.platform, pe.episode_id, "
+        "pe.url, pe.audio_url, pe.extra, coalesce(pe.listed, 1) AS listed, pe.published_raw "
+        "FROM episode_links l JOIN platform_episodes pe ON pe.id = l.platform_episode_id "
+        "WHERE pe.podcast_id = ?", [podcast_id])
+
+
+def episode_keys(db: sqlite_utils.Database, podcast_id: int) -> list[tuple[int, str | None]]:
+    """(id, key) of every canonical episode of the podcast, also unlisted ones, by id."""
+    return [(r[0], r[1]) for r in db.execute(
+        "SELECT id, key FROM episodes WHERE podcast_id = ? ORDER BY id", [podcast_id])]
+
+
+def podcast_name(db: sqlite_utils.Database, podcast_id: int) -> str | None:
+    row = db.execute("SELECT name FROM podcasts WHERE id = ?", [podcast_id]).fetchone()
+    return row[0] if row else None
+
+
+def alerted_keys(db: sqlite_utils.Database, podcast_id: int) -> set[str]:
+    """Keys of the drift items already alerted for the podcast (scraper.notify)."""
+    if not _has(db, "alerts_sent"):
+        return set()
+    return {r[0] for r in db.execute(
+        "SELECT key FROM alerts_sent WHERE podcast_id = ?", [podcast_id])}
+
+
+# One episode (`scraper episode ID|TITLE`)
+
+
+class EpisodeNotFound(LookupError):
+    """No episode, or several, match; the message says which and what to do."""
+
+
+def find_episode_id(db: sqlite_utils.Database, wanted: str) -> int:
+    """A canonical id from an id or a title (exact, then case-insensitive, then a part).
+    A title typed by a person is looked for across the episodes table (one scan, once)."""
+    if wanted.strip().isdigit():
+        row = db.execute("SELECT id FROM episodes WHERE id = ?", [int(wanted)]).fetchone()
+        if row is None:
+            raise EpisodeNotFound(f"no canonical episode #{wanted}; `scraper episodes` "
+                                  "lists them")
+        return row[0]
+    for sql, value in (
+        ("SELECT id, title FROM episodes WHERE title = ?", wanted),
+        ("SELECT id, title FROM episodes WHERE lower(title) = lower(?)", wanted),
+        ("SELECT id, title FROM episodes WHERE title LIKE ? ESCAPE '\\'",
+         "%" + wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"),
+    ):
+        rows = db.execute(sql + " AND platforms > 0 ORDER BY published DESC, id DESC",
+                          [value]).fetchall()
+        if len(rows) == 1:
+            return rows[0][0]
+        if len(rows) > 1:
+            shown = "; ".join(f"#{i} {t}" for i, t in rows[:5])
+            more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+            raise EpisodeNotFound(f"{len(rows)} episodes match {wanted!r}: {shown}{more}; "
+                                  "give the id")
+    raise EpisodeNotFound(f"no canonical episode titled like {wanted!r}; `scraper episodes` "
+                          "lists them")
+
+
+def episode_record(db: sqlite_utils.Database, episode_id: int) -> dict[str, Any]:
+    """The canonical row, its platform listings, conflicts and history (oldest first)."""
+    episode = next(db.query(
+        "SELECT e.*, p.name AS podcast FROM episodes e JOIN podcasts p ON p.id = e.podcast_id "
+        "WHERE e.id = ?", [episode_id]))
+    listings = list(db.query(
+        "SELECT pe.id, pe.platform, pe.episode_id, pe.title, pe.published_raw, pe.published, "
+        "pe.published_flag, pe.duration_seconds, pe.description, pe.description_truncated, "
+        "pe.url, pe.listed, l.score, l.rule, l.republication FROM episode_links l "
+        "JOIN platform_episodes pe ON pe.id = l.platform_episode_id WHERE l.episode_id = ? "
+        "ORDER BY pe.platform != 'rss', pe.platform, pe.id", [episode_id]))
+    conflicts = [
+        {"field": row["field"], "values": json.loads(row["values"]), "detail": row["detail"]}
+        for row in db.query('SELECT field, "values", detail FROM conflicts WHERE episode_id = ? '
+                            "ORDER BY field", [episode_id])]
+    history = [
+        {**row, "changes": json.loads(row["changes"]) if row["changes"] else {}}
+        for row in db.query(
+            "SELECT v.seen_at, v.run_id, pe.platform, pe.episode_id, v.change, v.changes "
+            "FROM platform_episode_versions v JOIN episode_links l "
+            "ON l.platform_episode_id = v.platform_episode_id "
+            "JOIN platform_episodes pe ON pe.id = v.platform_episode_id "
+            "WHERE l.episode_id = ? ORDER BY v.seen_at, v.id", [episode_id])]
+    return {"episode": episode, "listings": listings, "conflicts": conflicts,
+            "history": history}

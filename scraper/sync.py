@@ -658,7 +658,7 @@ async def run_sync(
         if config.notify is not None and podcast_ids:
             from scraper.notify import notify_after_sync  # never raises
 
-            notify_after_sync(archive.db, config.notify, podcast_ids, run_id=run_id,
+            notify_after_sync(archive, config.notify, podcast_ids, run_id=run_id,
                               db_name=db_path.stem)
         order = {(s.podcast, s.url): i for i, s in enumerate(sources)}
         reports.sort(key=lambda r: order[(r.podcast, r.url)])

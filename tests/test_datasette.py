@@ -21,6 +21,7 @@ from archive_rows import (
     create_archive,
 )
 
+from scraper.archive import create_views
 from scraper.datasette import (
     METADATA_PATH,
     enable_search,
@@ -64,6 +65,7 @@ def archive_path(tmp_path_factory) -> Path:
     db = create_archive(str(path))
     build_ground_truth(db)
     reconcile(db)
+    create_views(db)
     ids = {r["episode_id"]: r["id"] for r in db["platform_episodes"].rows}
     add_version(db, ids["g-e1"], 1, "2026-03-08T06:00:00+00:00", "added")
     add_version(db, ids["B0E8"], 1, "2026-03-09T06:00:00+00:00", "changed",
@@ -206,10 +208,10 @@ def test_truncated_descriptions(server):
 
 def test_recent_changes_and_republications(server):
     rows = query(server, "recent_changes")
-    assert [(r["change"], r["episode_id"]) for r in rows] == [("changed", "B0E8"),
-                                                              ("added", "g-e1")]
+    assert [(r["change"], r["platform_episode_id"]) for r in rows] == [("changed", "B0E8"),
+                                                                       ("added", "g-e1")]
     assert json.loads(rows[0]["changes"]) == {"published": ["2026-02-14", "2026-02-10"]}
-    assert len(query(server, "recent_changes", since="2026-03-09")) == 1
+    assert len(query(server, "recent_changes", seen_at__gte="2026-03-09")) == 1
     reps = query(server, "republications")
     assert {(r["platform"], r["title"]) for r in reps} == {("castbox", TITLE["E3"])}
     assert len(reps) == 2

@@ -57,3 +57,38 @@ def test_every_archive_table_is_described_for_datasette(tmp_path):
               if not t.startswith(("_", "sqlite_")) and "_fts" not in t]
     missing = [t for t in tables if not described.get(t, {}).get("description")]
     assert not missing, f"tables without a description in data/metadata.json: {missing}"
+
+
+def _command_row(name: str) -> str:
+    rows = [line for line in README.splitlines() if line.startswith(f"| `scraper {name}")
+            and line[len(f"| `scraper {name}"):][:1] in (" ", "`")]
+    assert rows, f"README's command table has no row for `scraper {name}`"
+    return rows[0]
+
+
+def test_every_flag_of_every_command_is_in_its_readme_row():
+    """The README's command table matches `--help`: each option (its long name) of each
+    command is in that command's row, and the row names no option the command lacks."""
+    import typer.main
+
+    for name, command in typer.main.get_command(app).commands.items():
+        row = _command_row(name)
+        options = {opt for param in command.params for opt in param.opts + param.secondary_opts
+                   if opt.startswith("--") and opt != "--help"}
+        for option in options:
+            assert re.search(rf"{re.escape(option)}(?![\w-])", row), \
+                f"`scraper {name}`: {option} is not in its README row"
+        documented = set(re.findall(r"--[a-z][a-z-]*", row.split("|")[1]))
+        assert documented <= options, f"`scraper {name}`: README names {documented - options}"
+
+
+def test_global_options_and_exit_codes_are_documented():
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for param in group.params:
+        for option in param.opts:
+            if option.startswith("--") and option != "--help":
+                assert f"`{option}`" in README, option
+    for code in ("**0**", "**1**", "**2**", "**3**", "**4**"):
+        assert code in README

@@ -308,10 +308,13 @@ def test_robots_5xx_means_disallow_all(server: LocalServer) -> None:
     assert server.count("/robots.txt") == 2
 
 
-def test_robots_unreachable_means_disallow_all() -> None:
+def test_a_host_that_is_down_is_a_connection_failure_not_a_robots_refusal() -> None:
+    # The host is down, so the page itself cannot be had either: say that, once.
     url = f"http://127.0.0.1:{_closed_port()}/page"
-    with pytest.raises(RobotsDisallowed, match="disallowed"):
+    with pytest.raises(FetchError, match="connection failed") as caught:
         run(fetch_one(url, policy(retries=0)))
+    assert not isinstance(caught.value, RobotsDisallowed)
+    assert str(caught.value).count(url) == 1 and "robots" not in str(caught.value)
 
 
 def test_robots_opt_out_fetches_and_warns(server: LocalServer) -> None:

@@ -77,5 +77,8 @@ def test_markdown_keeps_only_what_it_shows(archive: Path) -> None:
     whole = render_markdown(report)
     assert "more" in whole
     assert "".join(iter_markdown(report)).rstrip() + "\n" == whole
-    assert cli("diff", "--db", str(archive), "--markdown").strip() == render_markdown(
+    # The command prints the attention-first rendering (scraper.diff_view, issue 12).
+    from scraper.diff_view import render_markdown as attention_first
+
+    assert cli("diff", "--db", str(archive), "--markdown").strip() == attention_first(
         diff_report(db)).strip()
