@@ -71,6 +71,7 @@ from adapters.base import (
     parse_json,
     split_url,
     text_value,
+    whole_number,
 )
 from scraper.errors import FetchError
 from scraper.models import Capture, Episode, Listing, Show
@@ -143,15 +144,7 @@ def episode_page_url(view_url: str | None) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value == value and abs(value) < 2**63 else None
-    if isinstance(value, str) and value.strip().isdecimal():
-        return int(value.strip())
-    return None
+    return whole_number(value)
 
 
 def _str(value: Any) -> str | None:

@@ -102,6 +102,24 @@ def drop(node: Any) -> None:
         node.decompose()
 
 
+def whole_number(value: Any, *, grouped: bool = False) -> int | None:
+    """A JSON value or printed text as a whole number: an int as it is, a finite float
+    truncated, decimal digits read (with `grouped`, "1,234" and "1.234" too); None for a
+    bool, NaN, an infinity, a float beyond 2**63, "²" or anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) < 2**63 else None
+    if isinstance(value, str):
+        digits = value.strip()
+        if grouped:
+            digits = digits.replace(",", "").replace(".", "")
+        return int(digits) if digits.isdecimal() and len(digits) < 30 else None
+    return None
+
+
 def _tree(page: Any) -> LexborHTMLParser:
     return LexborHTMLParser(page) if isinstance(page, str | bytes) else page
 

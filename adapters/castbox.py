@@ -50,6 +50,7 @@ from adapters.base import (
     strip_tracking,
     text,
     text_value,
+    whole_number,
 )
 from scraper.errors import FetchError
 from scraper.models import Capture, Episode, Listing, Show
@@ -167,17 +168,7 @@ def signing_day(capture: Capture) -> str:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str):
-        digits = value.replace(",", "").replace(".", "").strip()
-        if digits.isdecimal():
-            return int(digits)
-    return None
+    return whole_number(value, grouped=True)
 
 
 def _printed_count(tree: LexborHTMLParser, name: str, labelled: re.Pattern[str],

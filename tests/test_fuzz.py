@@ -442,6 +442,16 @@ def _api_json(edit) -> bytes:
     return json.dumps(data, allow_nan=True).encode("utf-8", "surrogatepass")
 
 
+def _castbox_state(edit) -> bytes:
+    """Castbox's page with its URL-encoded `__INITIAL_STATE__` edited."""
+    html = BY_NAME["castbox", "channel"].path.read_text("utf-8")
+    found = _CASTBOX_STATE.search(html)
+    state = json.loads(unquote(found.group(2)))
+    edit(state)
+    encoded = quote(json.dumps(state, allow_nan=True), safe="")
+    return (html[:found.start(2)] + encoded + html[found.end(2):]).encode()
+
+
 def _replace(platform: str, name: str, old: str, new: str, count: int = 1) -> bytes:
     text = BY_NAME[platform, name].path.read_text("utf-8")
     assert old in text, (platform, name, old)
@@ -494,6 +504,9 @@ PINNED = {
         "radionet", "show-next-data", lambda: _replace(
             "radionet", "show-next-data", '"page":', '"deep":' + "[" * 100_000 + "]" * 100_000
             + ',"page":')),
+    "NaN as Castbox's subscriber count": (
+        "castbox", "channel", lambda: _castbox_state(lambda state: state["ch"]["chInfo"].update(
+            sub_count=float("nan"), episode_count=float("inf")))),
     "a NUL in the charset": ("rss", "show-feed", None),
 }
 
