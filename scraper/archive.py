@@ -843,3 +843,10 @@ def _version(pe_id: int, run_id: int, seen_at: str, change: str, changes: dict) 
     return {"platform_episode_id": pe_id, "run_id": run_id, "seen_at": seen_at,
             "change": change,
             "changes": json.dumps(changes, ensure_ascii=False, default=str) if changes else None}
+
+
+def record_drift_reported(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
+    """Record the drift keys one `diff --fail-on` check saw, in one transaction (keys already
+    there are kept as first reported)."""
+    with db.conn:
+        db["drift_reported"].insert_all(rows, ignore=True)

@@ -13,8 +13,9 @@ from typing import Any
 
 import sqlite_utils
 
-from scraper.archive import now_iso
+from scraper.archive import now_iso, record_drift_reported
 from scraper.drift import DRIFT_KINDS, DriftItem, drift_items, new_drift
+from scraper.reads import drift_reported_keys
 
 
 def parse_kinds(text: str) -> list[str]:
@@ -38,7 +39,7 @@ def new_since_last_check(db: sqlite_utils.Database, report: dict[str, Any],
                          kinds: list[str]) -> list[DriftItem]:
     """Record the drift of `kinds` for the podcasts in `report`; return what the previous
     checks had not seen (nothing for a podcast and kind checked for the first time)."""
-    seen = {row["key"] for row in db.query("SELECT key FROM drift_reported")}
+    seen = drift_reported_keys(db)
     new: list[DriftItem] = []
     rows: list[dict[str, Any]] = []
     stamp = now_iso()
@@ -52,6 +53,5 @@ def new_since_last_check(db: sqlite_utils.Database, report: dict[str, Any],
         # A marker per podcast and kind: the baseline exists even when there was no drift.
         rows += [{"key": f"baseline:{pid}:{kind}", "kind": kind, "podcast_id": pid,
                   "first_reported_at": stamp} for kind in kinds]
-    with db.conn:
-        db["drift_reported"].insert_all(rows, ignore=True)
+    record_drift_reported(db, rows)
     return new

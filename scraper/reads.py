@@ -427,3 +427,8 @@ def episode_record(db: sqlite_utils.Database, episode_id: int) -> dict[str, Any]
             "WHERE l.episode_id = ? ORDER BY v.seen_at, v.id", [episode_id])]
     return {"episode": episode, "listings": listings, "conflicts": conflicts,
             "history": history}
+
+
+def drift_reported_keys(db: sqlite_utils.Database) -> set[str]:
+    """Every drift key a `diff --fail-on` check has recorded (scraper.drift_alerts)."""
+    return {row["key"] for row in db.query("SELECT key FROM drift_reported")}
