@@ -44,21 +44,43 @@ class NuxtStateError(ValueError):
     """The state is not in a form this reader understands."""
 
 
+# What a hostile or broken state makes the readers raise (bad escapes, huge numbers, dates
+# beyond the calendar, references out of range): the page then has no readable state.
+_UNREADABLE = (NuxtStateError, RecursionError, ValueError, TypeError, IndexError, KeyError,
+               OverflowError, OSError)
+
+
 def nuxt_state(html: str) -> Any | None:
     """The page's Nuxt state (Nuxt 3 `__NUXT_DATA__` first, then Nuxt 2 `window.__NUXT__`),
     or None when the page has none or it cannot be read."""
+    return nuxt_state_with_kind(html)[1]
+
+
+def nuxt_state_with_kind(html: str) -> tuple[str | None, Any | None]:
+    """("nuxt3" or "nuxt2", the state) as `nuxt_state` reads it; (None, None) for none."""
     found = _NUXT3.search(html)
     if found:
         try:
-            return unflatten(json.loads(found.group("body")))
-        except (ValueError, NuxtStateError, RecursionError):
+            return "nuxt3", unflatten(json.loads(found.group("body")))
+        except _UNREADABLE:
             pass
+    state = _nuxt2_state(html)
+    return ("nuxt2", state) if state is not None else (None, None)
+
+
+def _nuxt2_state(html: str) -> Any | None:
+    # A Nuxt 3 page also says `window.__NUXT__={};window.__NUXT__.config=...`: an empty
+    # stub is only the answer when no assignment holds more.
+    stub: Any | None = None
     for match in _NUXT2.finditer(html):
         try:
-            return parse_js_value(html, match.end())
-        except (NuxtStateError, RecursionError):
+            value = parse_js_value(html, match.end())
+        except _UNREADABLE:
             continue
-    return None
+        if value or value is False or value == 0:
+            return value
+        stub = value if stub is None else stub
+    return stub
 
 
 # -- Nuxt 3: devalue.stringify's flattened array ------------------------------------------------
@@ -224,7 +246,7 @@ class _Js:
             code = text[self.pos + 1:self.pos + 2]
             self.pos += 2
             if code in _SIMPLE_ESCAPES and not (code == "0" and text[self.pos:self.pos + 1]
-                                                .isdigit()):
+                                                .isdecimal()):
                 out.append(_SIMPLE_ESCAPES[code])
             elif code == "x":
                 out.append(chr(int(text[self.pos:self.pos + 2], 16)))
@@ -310,11 +332,11 @@ class _Js:
                 pairs = args[0] if args and args[0] is not None else []
                 return {_hashable(k): v for k, v in pairs}
             if kind == "Array":
-                return [None] * int(args[0]) if args else []
+                return [None] * _length(args[0]) if args else []
             raise NuxtStateError(f"new {kind} is not a value this reader knows")
         if name == "Array" and self.peek("("):
             args = self.arguments(scope)
-            return [None] * int(args[0]) if len(args) == 1 and isinstance(args[0], int) \
+            return [None] * _length(args[0]) if len(args) == 1 and isinstance(args[0], int) \
                 else list(args)
         if name == "Object":
             if self.eat("."):
@@ -517,11 +539,23 @@ class _Js:
 
 
 _PENDING = object()
+#: More items than any page state holds: `Array(1e12)` or `a[99999999999]=1` is hostile.
+_MAX_ITEMS = 1_000_000
+
+
+def _length(value: Any) -> int:
+    """A list length or index as written, refused when negative, fractional or huge."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise NuxtStateError(f"not a length: {value!r}")
+    if not 0 <= value <= _MAX_ITEMS or value != int(value):
+        raise NuxtStateError(f"a length out of range: {value!r}")
+    return int(value)
 
 
 def _get(target: Any, key: Any) -> Any:
     if isinstance(target, list) and isinstance(key, int | float):
-        return target[int(key)]
+        index = _length(key)
+        return target[index] if index < len(target) else None
     if isinstance(target, dict):
         return target.get(str(key) if not isinstance(key, str) else key)
     raise NuxtStateError(f"cannot read {key!r} of {type(target).__name__}")
@@ -529,7 +563,7 @@ def _get(target: Any, key: Any) -> Any:
 
 def _put(target: Any, key: Any, value: Any) -> None:
     if isinstance(target, list) and isinstance(key, int | float):
-        index = int(key)
+        index = _length(key)
         if index >= len(target):
             target.extend([None] * (index + 1 - len(target)))
         target[index] = value

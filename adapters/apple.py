@@ -54,17 +54,28 @@ lists the same episodes with more fields.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, Fact, canonical_link, dig, json_ld, layout_drift, meta
+from adapters.base import (
+    Adapter,
+    Fact,
+    canonical_link,
+    dig,
+    json_ld,
+    layout_drift,
+    meta,
+    parse_json,
+    split_url,
+    text_value,
+    whole_number,
+)
 from scraper.errors import FetchError
 from scraper.models import Capture, Episode, Listing, Show
-from scraper.normalize import date_from_timestamp
+from scraper.normalize import date_from_timestamp, parse_duration
 
 SITE = "https://podcasts.apple.com"
 LOOKUP = "https://itunes.apple.com/lookup"
@@ -101,8 +112,8 @@ def show_id(url: str) -> str | None:
     if match:
         return match.group("id")
     if API_URL.search(url):
-        value = dict(parse_qsl(urlsplit(url).query)).get("id", "")
-        return value if value.isdigit() else None
+        value = dict(parse_qsl(split_url(url).query)).get("id", "")
+        return value if value.isdecimal() else None
     return None
 
 
@@ -111,7 +122,7 @@ def storefront(url: str) -> str:
     if match and match.group("cc"):
         return match.group("cc").lower()
     if API_URL.search(url):
-        return (dict(parse_qsl(urlsplit(url).query)).get("country") or DEFAULT_STOREFRONT).lower()
+        return (dict(parse_qsl(split_url(url).query)).get("country") or DEFAULT_STOREFRONT).lower()
     return DEFAULT_STOREFRONT
 
 
@@ -126,22 +137,14 @@ def episode_page_url(view_url: str | None) -> str | None:
     """`trackViewUrl` without Apple's tracking parameter (`uo`), keeping the episode `i`."""
     if not view_url:
         return None
-    parts = urlsplit(view_url)
+    parts = split_url(view_url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k == "i"]
     host = "podcasts.apple.com" if parts.netloc.lower().endswith("apple.com") else parts.netloc
     return f"https://{host}{parts.path}" + (f"?{urlencode(query)}" if query else "")
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    return whole_number(value)
 
 
 def _str(value: Any) -> str | None:
@@ -204,7 +207,7 @@ class AppleAdapter(Adapter):
         if API_URL.search(capture.url) and capture.status >= 400:
             message = ""
             with contextlib.suppress(ValueError, AttributeError):
-                message = str(json.loads(capture.text).get("errorMessage") or "")
+                message = text_value(parse_json(capture.text).get("errorMessage")) or ""
             raise FetchError(
                 f"apple: the lookup API answered HTTP {capture.status}"
                 f"{f' ({message})' if message else ''} at {capture.url}",
@@ -221,7 +224,7 @@ class AppleAdapter(Adapter):
 
     def _results(self, capture: Capture) -> list[dict[str, Any]]:
         try:
-            payload = json.loads(capture.text)
+            payload = parse_json(capture.text)
         except ValueError:
             raise self.layout_error(capture, "the lookup API answered with no JSON") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
@@ -258,7 +261,7 @@ class AppleAdapter(Adapter):
                          "lists none")
         listing = Listing(platform=self.name, url=capture.url, show=show, episodes=episodes,
                           page_kind="api")
-        limit = min(_int(dict(parse_qsl(urlsplit(capture.url).query)).get("limit"))
+        limit = min(_int(dict(parse_qsl(split_url(capture.url).query)).get("limit"))
                     or API_LIMIT, API_LIMIT)
         claimed = show.claimed_count
         if claimed is not None and len(episodes) < claimed and len(episodes) >= limit:
@@ -289,7 +292,7 @@ class AppleAdapter(Adapter):
             return None
         released = _str(item.get("releaseDate"))
         millis = item.get("trackTimeMillis")
-        seconds = (round(millis / 1000) if isinstance(millis, int | float)
+        seconds = (parse_duration(millis, unit="ms").seconds if isinstance(millis, int | float)
                    and not isinstance(millis, bool) and millis > 0 else None)
         description = _str(item.get("description"))
         short = _str(item.get("shortDescription"))
@@ -349,7 +352,7 @@ class AppleAdapter(Adapter):
         if node is None:
             return None
         try:
-            return json.loads(node.text() or "")
+            return parse_json(node.text() or "")
         except ValueError:
             return None
 

@@ -44,10 +44,9 @@ a normal page is ignored.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -55,9 +54,13 @@ from adapters.base import (
     Adapter,
     BlockMarker,
     Fact,
+    drop,
+    join_url,
     json_ld,
     layout_drift,
     meta,
+    parse_json,
+    split_url,
     strip_tracking,
     text,
 )
@@ -175,12 +178,12 @@ class AudibleAdapter(Adapter):
         match = PODCAST_URL.match(url.strip())
         if not match:
             return strip_tracking(url)
-        parts = urlsplit(url.strip())
+        parts = split_url(url.strip())
         path = f"/podcast/{_slug(match)}/{match['list'] or ''}{match['asin'].upper()}"
         query = ""
         if match["list"]:
             page = dict(parse_qsl(parts.query)).get("page", "")
-            if page.isdigit() and int(page) > 1:
+            if page.isdecimal() and int(page) > 1:
                 query = f"page={int(page)}"
         return urlunsplit(("https", match["host"].lower(), path, query, ""))
 
@@ -226,10 +229,10 @@ class AudibleAdapter(Adapter):
         super().check_response(capture)
 
     @staticmethod
-    def _consent_only(text: str) -> bool:
-        if "sp-cc" not in text and "cookieprefs" not in text:
+    def _consent_only(html: str) -> bool:
+        if "sp-cc" not in html and "cookieprefs" not in html:
             return False
-        tree = LexborHTMLParser(text)
+        tree = LexborHTMLParser(html)
         if tree.body is None:
             return False
         layer = None
@@ -239,12 +242,12 @@ class AudibleAdapter(Adapter):
                 break
         if layer is None:
             return False
-        layer.decompose()
+        drop(layer)
         if tree.css_first(f"h1, {ROW}, adbl-product-hero") is not None:
             return False
         for node in tree.css("script, style, noscript, template"):
-            node.decompose()
-        rest = " ".join((tree.body.text(separator=" ") or "").split())
+            drop(node)
+        rest = text(tree.body) or ""  # a page cut before <body> has none
         return len(rest) < CONSENT_ONLY_TEXT
 
     # --- parse ---------------------------------------------------------------------------------
@@ -297,8 +300,8 @@ class AudibleAdapter(Adapter):
             raise self.layout_error(
                 capture, "no episode rows (li.productListItem) in the episode list"
             )
-        page_text = dict(parse_qsl(urlsplit(url).query)).get("page", "1")
-        page = int(page_text) if page_text.isdigit() else 1
+        page_text = dict(parse_qsl(split_url(url).query)).get("page", "1")
+        page = int(page_text) if page_text.isdecimal() else 1
         listing = Listing(platform=self.name, url=url, show=None, episodes=episodes,
                           page_kind="episodes")
         target = self._next_page(tree, page)
@@ -322,15 +325,15 @@ class AudibleAdapter(Adapter):
             )
             link = button if button.tag == "a" else button.css_first("a[href]")
             if not disabled and link is not None and link.attributes.get("href"):
-                target = dict(parse_qsl(urlsplit(link.attributes["href"] or "").query)).get("page")
-                if target and target.isdigit() and int(target) > page:
+                target = dict(parse_qsl(split_url(link.attributes["href"] or "").query)).get("page")
+                if target and target.isdecimal() and int(target) > page:
                     return int(target)
                 return page + 1
             if disabled:
                 return None
         numbers = [
             int(text) for node in tree.css(".pageNumberElement")
-            if (text := node.text(strip=True)).isdigit()
+            if (text := node.text(strip=True)).isdecimal()
         ]
         if numbers and max(numbers) > page:
             return page + 1
@@ -379,7 +382,9 @@ class AudibleAdapter(Adapter):
             image = image[0] if image else None
         if isinstance(image, dict):
             image = image.get("url")
-        categories = [c for c in metadata.get("categories") or [] if isinstance(c, dict)]
+        listed = metadata.get("categories")
+        categories = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) \
+            else []
         category = categories[0].get("name") if categories else None
         return Show(
             title=title, author=author, description=description, claimed_count=None,
@@ -411,7 +416,7 @@ class AudibleAdapter(Adapter):
                 description_truncated=_is_cut(
                     description_node.text() if description_node is not None else None
                 ),
-                url=self.canonical_url(urljoin(capture.url, href)) if href else None,
+                url=self.canonical_url(join_url(capture.url, href)) if href else None,
                 audio_url=None,
             ))
         return episodes
@@ -426,8 +431,8 @@ class AudibleAdapter(Adapter):
             if " ".join(node.text().split()).lower() in SHOW_LINK_LABELS:
                 candidates.append(node)
         for node in candidates:
-            target = urljoin(capture.url, node.attributes.get("href") or "")
-            found = _ASIN_AT_END.search(urlsplit(target).path)
+            target = join_url(capture.url, node.attributes.get("href") or "")
+            found = _ASIN_AT_END.search(split_url(target).path)
             if found and found["asin"] != asin and PODCAST_URL.match(target):
                 return self.show_url(target)
         return None
@@ -467,7 +472,7 @@ def _product_metadata(tree: LexborHTMLParser) -> dict:
     merged: dict = {}
     for script in tree.css('adbl-product-metadata script[type="application/json"]'):
         try:
-            data = json.loads(script.text() or "")
+            data = parse_json(script.text() or "")
         except ValueError:
             continue
         if isinstance(data, dict):
@@ -481,7 +486,7 @@ def _row_asin(row: Any, href: str | None) -> str | None:
     if re.fullmatch(ASIN, asin):
         return asin
     if href:
-        found = _ASIN_AT_END.search(urlsplit(href).path)
+        found = _ASIN_AT_END.search(split_url(href).path)
         if found:
             return found["asin"].upper()
     return None

@@ -8,19 +8,24 @@ turns the raw text it found into typed values afterwards.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from scraper.errors import BlockedError, FetchError, LayoutError
 from scraper.models import Capture, Listing, Request
-from scraper.normalize import ENGLISH, DateStyle
+from scraper.normalize import ENGLISH, DateStyle, as_text
+
+#: A JSON value where text belongs, as text (a string, a finite number printed) or None (a
+#: dict, a list, null, a bool): `scraper.normalize.as_text`, here beside the other readers.
+text_value = as_text
 
 # Query parameters that only track the visitor; dropped whenever a URL is stored.
 TRACKING_PARAMS = re.compile(
@@ -31,9 +36,31 @@ TRACKING_PARAMS = re.compile(
 )
 
 
+def split_url(url: str) -> SplitResult:
+    """`urlsplit`, but a link no parser can split (`http://[::1/`, a bad port) gives empty
+    parts instead of a ValueError: pages hold whatever links their authors typed."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+        return parts
+    except ValueError:
+        return SplitResult("", "", "", "", "")
+
+
+def join_url(base: str, href: str) -> str:
+    """`urljoin`, but a link that cannot be resolved is kept as printed."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return href
+
+
 def strip_tracking(url: str, *, keep: tuple[str, ...] = ()) -> str:
-    """The URL without tracking query parameters and without a fragment."""
-    parts = urlsplit(url)
+    """The URL without tracking query parameters and without a fragment (a link that
+    cannot be split is kept as printed)."""
+    parts = split_url(url)
+    if not any(parts):
+        return url
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
@@ -44,6 +71,15 @@ def strip_tracking(url: str, *, keep: tuple[str, ...] = ()) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Toolkit: readers every adapter uses instead of its own copy.
+
+
+def parse_json(raw: str | bytes, **options: Any) -> Any:
+    """`json.loads`, with JSON nested too deeply for Python's parser (a hostile
+    `[[[[...` 100,000 deep) raised as the ValueError every other bad JSON raises."""
+    try:
+        return json.loads(raw, **options)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 def text(node: Any) -> str | None:
     """A node's (or a string's) text with whitespace collapsed; None when empty."""
@@ -57,6 +93,31 @@ def text(node: Any) -> str | None:
         return None
     value = " ".join(value.split())
     return value or None
+
+
+def drop(node: Any) -> None:
+    """Remove `node` from its tree (a consent layer, a script); the document's root element
+    (which a broken page can make of anything) stays, as lexbor refuses to remove it."""
+    with contextlib.suppress(SelectolaxError):
+        node.decompose()
+
+
+def whole_number(value: Any, *, grouped: bool = False) -> int | None:
+    """A JSON value or printed text as a whole number: an int as it is, a finite float
+    truncated, decimal digits read (with `grouped`, "1,234" and "1.234" too); None for a
+    bool, NaN, an infinity, a float beyond 2**63, "²" or anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) < 2**63 else None
+    if isinstance(value, str):
+        digits = value.strip()
+        if grouped:
+            digits = digits.replace(",", "").replace(".", "")
+        return int(digits) if digits.isdecimal() and len(digits) < 30 else None
+    return None
 
 
 def _tree(page: Any) -> LexborHTMLParser:
@@ -101,7 +162,7 @@ def json_ld(tree: Any, *types: str) -> list[dict[str, Any]]:
     for script in tree.css('script[type="application/ld+json"]'):
         raw = (script.text() or "").strip().removeprefix("<!--").removesuffix("-->").strip()
         try:
-            data = json.loads(raw, strict=False)
+            data = parse_json(raw, strict=False)
         except ValueError:
             continue
         stack = list(data) if isinstance(data, list) else [data]
@@ -138,7 +199,7 @@ def next_data(tree: Any) -> dict[str, Any] | None:
     if not raw:
         return None
     try:
-        data = json.loads(raw)
+        data = parse_json(raw)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -152,6 +213,8 @@ _HEX_ID = re.compile(rb"[0-9a-fA-F]+")
 #: Row tags followed by `<hex byte length>,` and that many bytes (text and typed arrays).
 _LENGTH_TAGS = frozenset(b"TAOoUSsLlGgMmVb")
 _REF_ID = re.compile(r"[0-9a-fA-F]+")
+#: Rows referring to rows referring to rows...: deeper than this is not a page's state.
+MAX_REFERENCE_DEPTH = 200
 
 
 def flight_stream(html: str) -> bytes | None:
@@ -229,7 +292,7 @@ def flight_rows(stream: bytes) -> dict[str, Any]:
         if tag is None or (65 <= tag <= 90 and tag != ord("T")):
             continue  # I[...] modules, HL[...] hints, E errors, D debug, W console...
         try:
-            rows.setdefault(key, json.loads(stream[colon + 1:line_end]))
+            rows.setdefault(key, parse_json(stream[colon + 1:line_end]))
         except ValueError:
             continue
     return rows
@@ -252,8 +315,8 @@ def next_flight(html: str) -> dict[str, Any]:
         key = key.lower().lstrip("0") or "0"
         if key in done:
             return done[key]
-        if key not in raw or key in active:
-            return None
+        if key not in raw or key in active or len(active) > MAX_REFERENCE_DEPTH:
+            return None  # unknown, a cycle, or a chain of references no page has
         active.add(key)
         value = resolve(raw[key])
         active.discard(key)
@@ -269,7 +332,7 @@ def next_flight(html: str) -> dict[str, Any]:
             return None
         if value.startswith("$D"):
             return value[2:]
-        if value.startswith("$n") and value[2:].lstrip("-").isdigit():
+        if value.startswith("$n") and value[2:].lstrip("-").isdecimal():
             return int(value[2:])
         if value in ("$NaN", "$Infinity", "$-Infinity", "$-0"):
             return float(value[1:].replace("Infinity", "inf"))
@@ -283,7 +346,7 @@ def next_flight(html: str) -> dict[str, Any]:
         for step in path:
             if isinstance(target, dict):
                 target = target.get(step)
-            elif isinstance(target, list) and step.isdigit() and int(step) < len(target):
+            elif isinstance(target, list) and step.isdecimal() and int(step) < len(target):
                 target = target[int(step)]
             else:
                 return None
@@ -298,8 +361,11 @@ def next_flight(html: str) -> dict[str, Any]:
             return {k: resolve(v) for k, v in value.items()}
         return value
 
-    for key in raw:
-        row(key)
+    try:
+        for key in raw:
+            row(key)
+    except RecursionError:  # values nested deeper than any page's state
+        return {}
     return done
 
 
@@ -312,6 +378,57 @@ def nuxt_state(html: str) -> Any | None:
     from adapters._nuxt import nuxt_state as read
 
     return read(html)
+
+
+@dataclass(frozen=True)
+class StateFound:
+    """One embedded state a page carries, as `scraper inspect` reports it."""
+
+    kind: str  # "flight", "next_data", "nuxt3", "nuxt2", "json_ld", or an adapter's own
+    where: str  # how the page carries it
+    detail: str  # what is in it, in a few words
+
+
+def _keys(value: Any, limit: int = 8) -> str:
+    if not isinstance(value, dict):
+        return type(value).__name__
+    names = [str(k) for k in list(value)[:limit]]
+    return ", ".join(names) + (", ..." if len(value) > limit else "")
+
+
+def survey_state(html: str) -> list[StateFound]:
+    """Every kind of embedded state the toolkit can read on the page, each read by the
+    same reader an adapter uses (so what `inspect` says is what a parse sees)."""
+    from adapters._nuxt import nuxt_state_with_kind
+
+    found: list[StateFound] = []
+    rows = next_flight(html)
+    if rows:
+        found.append(StateFound("flight", "self.__next_f.push (Next.js App Router Flight)",
+                                f"{len(rows)} rows"))
+    data = next_data(html)
+    if data is not None:
+        found.append(StateFound("next_data", '<script id="__NEXT_DATA__"> (Next.js Pages '
+                                "Router)", "props.pageProps: " + _keys(
+                                    dig(data, "props", "pageProps"))))
+    kind, state = nuxt_state_with_kind(html)
+    if kind == "nuxt3":
+        found.append(StateFound("nuxt3", '<script id="__NUXT_DATA__"> (Nuxt 3, devalue)',
+                                _keys(state)))
+    elif kind == "nuxt2":
+        found.append(StateFound("nuxt2", "window.__NUXT__= (Nuxt 2, devalue)", _keys(state)))
+    ld = json_ld(html)
+    if ld:
+        kinds = sorted({k for item in ld for k in _types(item)}) or ["(untyped)"]
+        found.append(StateFound("json_ld", '<script type="application/ld+json">',
+                                ", ".join(kinds)))
+    return found
+
+
+#: The state kinds `survey_state` knows, in the order `inspect` lists them.
+STATE_KINDS = {"flight": "Next.js App Router Flight", "next_data": "Next.js __NEXT_DATA__",
+               "nuxt3": "Nuxt 3 __NUXT_DATA__", "nuxt2": "Nuxt 2 window.__NUXT__",
+               "json_ld": "JSON-LD"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,6 +492,14 @@ def count_from_text(value: str | None, words: Iterable[str] = COUNT_WORDS) -> in
         return None
     found = _count_pattern(tuple(words)).search(value)
     return int(re.sub(r"\D", "", found.group(1))) if found else None
+
+
+def count_text(value: str | None, words: Iterable[str] = COUNT_WORDS) -> str | None:
+    """The printed count itself ("458 episodes") in `value`, or None."""
+    if not value:
+        return None
+    found = _count_pattern(tuple(words)).search(value)
+    return found.group(0) if found else None
 
 
 # Cloudflare sits in front of several platforms (Podimo, Podtail; a CDN change elsewhere).
@@ -473,6 +598,8 @@ class PageFacts:
     values: dict[str, Any] = field(default_factory=dict)
     signals: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    #: The printed text a count was read from ("458 episodes"), for `inspect`.
+    printed: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> Any:
         return self.values.get(name)
@@ -513,6 +640,9 @@ class Adapter:
     browser_next: ClassVar[str | None] = None
     #: True where the platform's bot wall answers plain clients with a bare 403.
     forbidden_is_bot_wall: ClassVar[bool] = False
+    #: When a list (set by `scraper inspect`), every `read_facts` result is appended to it:
+    #: the hook through which inspect sees what the page-facts reader found.
+    facts_seen: list[PageFacts] | None = None
     #: The platform's name for people ("Apple Podcasts"); defaults to `name`.
     label: ClassVar[str] = ""
     #: The adapter's row of README's platform table: (pages, what it can see, what it cannot).
@@ -622,14 +752,19 @@ class Adapter:
                     node_text = text(tree.css_first(fact.selector)) if fact.selector else None
                     value = (count_from_text(node_text, self.count_words) if fact.count
                              else node_text)
+                    if fact.count and value is not None:
+                        facts.printed[fact.name] = count_text(node_text, self.count_words) or ""
                     if value is None and fact.count:  # the count's hook renamed: any text
                         if page_text is None:
                             page_text = text(tree.body) or ""
                         value = count_from_text(page_text, self.count_words)
+                        if value is not None:
+                            facts.printed[fact.name] = count_text(page_text,
+                                                                  self.count_words) or ""
                 elif signal == "url" and fact.url:
                     value = _group(fact.url.search(capture.url), fact.name)
                 if fact.count and isinstance(value, str):
-                    value = int(value) if value.isdigit() else count_from_text(
+                    value = int(value) if value.isdecimal() else count_from_text(
                         value, self.count_words)
                 if isinstance(value, str):
                     value = text(fact.clean.sub("", value) if fact.clean else value)
@@ -640,6 +775,8 @@ class Adapter:
             else:
                 if fact.required:
                     facts.missing.append(fact.name)
+        if self.facts_seen is not None:
+            self.facts_seen.append(facts)
         return facts
 
     @classmethod
@@ -657,6 +794,11 @@ class Adapter:
 
     def blocked_error(self, capture: Capture, what: str) -> BlockedError:
         return BlockedError(f"{self.name}: {what} at {capture.url}")
+
+    def own_states(self, html: str) -> list[StateFound]:
+        """Embedded state this platform carries beyond what `survey_state` knows (Castbox's
+        `window.__INITIAL_STATE__`), for `scraper inspect`."""
+        return []
 
     def older_forms(self, request: str | Request) -> list[str | Request]:
         """Earlier forms of the same request (a GET this adapter used to send where it now

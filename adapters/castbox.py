@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, unquote
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -41,14 +40,21 @@ from adapters.base import (
     Adapter,
     BlockMarker,
     Fact,
+    StateFound,
+    dig,
+    join_url,
     layout_drift,
     meta,
+    parse_json,
+    split_url,
     strip_tracking,
     text,
+    text_value,
+    whole_number,
 )
 from scraper.errors import FetchError
 from scraper.models import Capture, Episode, Listing, Show
-from scraper.normalize import DateStyle, date_from_timestamp
+from scraper.normalize import DateStyle, date_from_timestamp, parse_duration
 
 SITE = "https://castbox.fm"
 API_BASE = "https://everest.castbox.fm/data/episode_list/v2"
@@ -162,17 +168,7 @@ def signing_day(capture: Capture) -> str:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str):
-        digits = value.replace(",", "").replace(".", "").strip()
-        if digits.isdigit():
-            return int(digits)
-    return None
+    return whole_number(value, grouped=True)
 
 
 def _printed_count(tree: LexborHTMLParser, name: str, labelled: re.Pattern[str],
@@ -212,7 +208,7 @@ class CastboxAdapter(Adapter):
         `country` is kept. API URLs are left exactly as built (they are signed)."""
         if API_URL.search(url):
             return url
-        parts = urlsplit(strip_tracking(url))
+        parts = split_url(strip_tracking(url))
         host = parts.netloc.lower()
         if host in ("castbox.fm", "www.castbox.fm"):
             host = "castbox.fm"
@@ -253,7 +249,7 @@ class CastboxAdapter(Adapter):
 
     @staticmethod
     def _api_position(url: str) -> str:
-        params = dict(parse_qsl(urlsplit(url).query))
+        params = dict(parse_qsl(split_url(url).query))
         skip = params.get("skip")
         if skip is None:
             return ""
@@ -264,7 +260,7 @@ class CastboxAdapter(Adapter):
 
     def _api_payload(self, capture: Capture) -> list[dict[str, Any]]:
         try:
-            payload = json.loads(capture.text)
+            payload = parse_json(capture.text)
         except ValueError:
             raise self.layout_error(capture, "episode list API answered with no JSON") from None
         if not isinstance(payload, dict):
@@ -285,7 +281,7 @@ class CastboxAdapter(Adapter):
 
     def _parse_api(self, capture: Capture) -> Listing:
         items = self._api_payload(capture)
-        params = dict(parse_qsl(urlsplit(capture.url).query))
+        params = dict(parse_qsl(split_url(capture.url).query))
         cid = params.get("cid", "")
         episodes = self._state_episodes(items, cid, capture)
         limit = _int(params.get("limit")) or PAGE_LIMIT
@@ -301,12 +297,26 @@ class CastboxAdapter(Adapter):
 
     # --- channel (and episode) pages -----------------------------------------------------------
 
+    def own_states(self, html: str) -> list[StateFound]:
+        match = STATE_SCRIPT.search(html)
+        if not match:
+            return []
+        try:
+            state = parse_json(unquote(match.group(1)))
+        except ValueError:
+            return [StateFound("castbox_state", "window.__INITIAL_STATE__ (URL-encoded JSON)",
+                               "not JSON")]
+        eps = dig(state, "ch", "eps")
+        return [StateFound("castbox_state", "window.__INITIAL_STATE__ (URL-encoded JSON)",
+                           f"ch.eps: {len(eps)} episodes" if isinstance(eps, list)
+                           else "no ch.eps")]
+
     def _state(self, capture: Capture, html: str) -> dict[str, Any] | None:
         match = STATE_SCRIPT.search(html)
         if not match:
             return None
         try:
-            state = json.loads(unquote(match.group(1)))
+            state = parse_json(unquote(match.group(1)))
         except ValueError:
             raise self.layout_error(capture, "window.__INITIAL_STATE__ is not JSON") from None
         return state if isinstance(state, dict) else None
@@ -450,17 +460,15 @@ class CastboxAdapter(Adapter):
         for item in items:
             if not isinstance(item, dict):
                 continue
-            eid = item.get("eid")
-            title = item.get("title")
+            eid = text_value(item.get("eid"))
+            title = text_value(item.get("title"))
             if not eid or not title:
                 continue
-            eid = str(eid)
-            item_cid = str(item.get("cid") or cid or "")
-            raw_date = item.get("release_date")
-            raw_date = str(raw_date) if raw_date not in (None, "") else None
+            item_cid = text_value(item.get("cid")) or cid or ""
+            raw_date = text_value(item.get("release_date")) or None
             duration = item.get("duration")
             seconds = (
-                round(duration / 1000)
+                parse_duration(duration, unit="ms").seconds
                 if isinstance(duration, int | float) and not isinstance(duration, bool)
                 and duration > 0 else None
             )
@@ -470,12 +478,12 @@ class CastboxAdapter(Adapter):
             episodes.append(
                 Episode(
                     id=eid,
-                    title=str(title),
+                    title=title,
                     published=date_from_timestamp(raw_date) if raw_date else None,
                     published_raw=raw_date,
                     duration_seconds=seconds,
                     description=item.get("description") or None,
-                    url=episode_page_url(str(title), item_cid, eid) if item_cid else None,
+                    url=episode_page_url(title, item_cid, eid) if item_cid else None,
                     audio_url=audio or None,
                 )
             )
@@ -514,7 +522,7 @@ class CastboxAdapter(Adapter):
                     published_raw=text(date_node),
                     duration_raw=text(time_node),
                     description=text(des_node),
-                    url=urljoin(SITE + "/", href.split("?")[0]),
+                    url=join_url(SITE + "/", href.split("?")[0]),
                     audio_url=None,
                 )
             )

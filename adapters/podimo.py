@@ -40,22 +40,27 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
 from adapters.base import (
     Adapter,
     Fact,
+    dig,
     find_objects,
+    join_url,
     layout_drift,
     next_data,
     nuxt_state,
+    parse_json,
+    split_url,
     strip_tracking,
     text,
+    text_value,
 )
 from scraper.models import Capture, Episode, Listing, Request, Show
-from scraper.normalize import ENGLISH, DateStyle, date_from_timestamp
+from scraper.normalize import ENGLISH, DateStyle, date_from_timestamp, parse_duration
 
 REGIONS = ("no", "dk", "de", "es", "nl", "fi", "uk", "mx", "latam", "en")
 _REGION = "|".join(REGIONS)
@@ -156,7 +161,7 @@ class PodimoAdapter(Adapter):
     def canonical_url(self, url: str) -> str:
         if GRAPHQL_URL.match(url):
             return strip_tracking(url)
-        parts = urlsplit(strip_tracking(url))
+        parts = split_url(strip_tracking(url))
         host = parts.netloc.lower().removeprefix("www.")
         path = parts.path.rstrip("/") or "/"
         return urlunsplit(("https", host, path, parts.query, ""))
@@ -193,7 +198,7 @@ class PodimoAdapter(Adapter):
             pre = LexborHTMLParser(body).css_first("pre")
             body = pre.text() if pre is not None else ""
         try:
-            payload = json.loads(body)
+            payload = parse_json(body)
         except ValueError:
             raise self.layout_error(capture, "the GraphQL answer is not JSON") from None
         data = payload.get("data") if isinstance(payload, dict) else None
@@ -237,14 +242,14 @@ class PodimoAdapter(Adapter):
         variables: Any = None
         if capture.request_body:
             try:
-                sent = json.loads(capture.request_body)
+                sent = parse_json(capture.request_body)
             except ValueError:
                 sent = None
             variables = sent.get("variables") if isinstance(sent, dict) else None
         else:
-            raw = dict(parse_qsl(urlsplit(capture.url).query)).get("variables")
+            raw = dict(parse_qsl(split_url(capture.url).query)).get("variables")
             try:
-                variables = json.loads(raw or "{}")
+                variables = parse_json(raw or "{}")
             except ValueError:
                 variables = None
         return variables if isinstance(variables, dict) else {}
@@ -303,7 +308,7 @@ class PodimoAdapter(Adapter):
     @staticmethod
     def _state(tree, html: str) -> tuple[Any, str | None]:
         data = next_data(tree)
-        props = data.get("props", {}).get("pageProps") if isinstance(data, dict) else None
+        props = dig(data, "props", "pageProps")
         if isinstance(props, dict):
             return props, "__NEXT_DATA__"
         state = nuxt_state(html)
@@ -343,9 +348,9 @@ class PodimoAdapter(Adapter):
                  slug: str | None) -> Episode | None:
         """One episode object of a page state or the API (any of the shapes in the module
         docstring), or None when it has no id or title."""
-        if not item.get("id") or not item.get("title"):
+        episode_id, title = text_value(item.get("id")), text_value(item.get("title"))
+        if not episode_id or not title:
             return None
-        episode_id = str(item["id"])
         published_raw = next((item[k] for k in ("publishedLabel", "publishedOn",
                                                 "publishDatetime", "datetime")
                               if item.get(k) not in (None, "")), None)
@@ -358,10 +363,11 @@ class PodimoAdapter(Adapter):
             url = self._episode_url(region, slug, episode_id) if region and slug else None
         return Episode(
             id=episode_id,
-            title=item["title"],
+            title=title,
             published=exact,
-            published_raw=str(published_raw) if published_raw is not None else None,
-            duration_seconds=round(duration) if isinstance(duration, int | float) else None,
+            published_raw=text_value(published_raw),
+            duration_seconds=parse_duration(duration).seconds
+            if isinstance(duration, int | float) and not isinstance(duration, bool) else None,
             duration_raw=item.get("durationLabel"),
             description=item.get("description"),
             url=url,
@@ -372,7 +378,7 @@ class PodimoAdapter(Adapter):
                     slug: str) -> list[Episode]:
         episodes: dict[str, Episode] = {}
         for item in find_objects(state, {"id", "title"}):
-            episode_id = str(item["id"])
+            episode_id = text_value(item["id"]) or ""
             if (episode_id == podcast_id or not _UUID_ONLY.match(episode_id)
                     or not any(item.get(k) not in (None, "") for k in _EPISODE_KEYS)
                     or "podcast" in item or "episodes" in item):
@@ -424,7 +430,7 @@ class PodimoAdapter(Adapter):
         base = capture.final_url or capture.url
         for row in rows:
             link = row.css_first('a[href*="/episode/"]')
-            href = urljoin(base, link.attributes.get("href") or "") if link is not None else ""
+            href = join_url(base, link.attributes.get("href") or "") if link is not None else ""
             found = EPISODE_URL.match(href)
             row_title = text(row.css_first('[data-cy="EpisodeTitle"]'))
             if found is None or not row_title:

@@ -11,7 +11,9 @@ adapter reads is the form our recordings use (fixtures/podtail/build_fixtures.py
   `.podcast-description`). Podtail prints no episode count: `claimed_count` stays None.
   There is no API: rows (or the "No episodes found." end of the paging) are required; a page
   with neither fails as `layout`.
-- rows: `#episodes li.episode[data-episode-id]` (Podtail's numeric episode id) with
+- rows: `#episodes li.episode[data-episode-id]` (Podtail's numeric episode id; also
+  `data-id` or `id="episode-N"`; a row without it fails the page, since any other id would
+  silently turn every archived episode into a removed one) with
   `.episode-title a[href=/<lang>/podcast/<show>/<episode-slug>/][title=<full title>]`,
   `.episode-date` ("19. mai 2026", "19. Mai 2026", "May 19, 2026"), `.episode-duration`
   ("58 min", "1 t 2 min", "1 Std. 2 Min."), `.episode-description` (an excerpt, cut with
@@ -33,13 +35,12 @@ same and needs no click (`browser_next` stays None).
 
 from __future__ import annotations
 
-import json
 import re
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from adapters.base import Adapter, strip_tracking, text
+from adapters.base import Adapter, join_url, parse_json, split_url, strip_tracking, text
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle
 
@@ -121,7 +122,7 @@ class PodtailAdapter(Adapter):
     # -- URLs -----------------------------------------------------------------------------------
 
     def canonical_url(self, url: str) -> str:
-        parts = urlsplit(strip_tracking(url, keep=PAGING))
+        parts = split_url(strip_tracking(url, keep=PAGING))
         host = parts.netloc.lower().removeprefix("www.")
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         return urlunsplit(("https", host, path, parts.query, ""))
@@ -130,7 +131,7 @@ class PodtailAdapter(Adapter):
         """The show's first page: paging parameters dropped, and an episode URL leads to its
         show (the list lives there)."""
         canonical = self.canonical_url(url)
-        return [self._show_root(canonical) or urlunsplit(urlsplit(canonical)._replace(query=""))]
+        return [self._show_root(canonical) or urlunsplit(split_url(canonical)._replace(query=""))]
 
     @staticmethod
     def _show_root(url: str) -> str | None:
@@ -186,7 +187,7 @@ class PodtailAdapter(Adapter):
         # Only a show page pages on; an episode page's rows (if any) end there.
         root = self._show_root(capture.url) if SHOW_URL.match(capture.url) else None
         if rows and root is not None:
-            query = dict(parse_qsl(urlsplit(capture.url).query))
+            query = dict(parse_qsl(split_url(capture.url).query))
             try:
                 page = int(query.get("page") or 1)
             except ValueError:
@@ -199,7 +200,7 @@ class PodtailAdapter(Adapter):
         series: dict = {}
         for node in tree.css('script[type="application/ld+json"]'):
             try:
-                data = json.loads(node.text())
+                data = parse_json(node.text())
             except ValueError:
                 continue
             if isinstance(data, dict):
@@ -239,19 +240,22 @@ class PodtailAdapter(Adapter):
 
     def _episode(self, capture: Capture, base: str, row) -> Episode:
         link = _first(row, ROW_TITLE_LINKS) or row.css_first("a[href*='/podcast/']")
-        href = urljoin(base, link.attributes.get("href") or "") if link is not None else None
+        href = join_url(base, link.attributes.get("href") or "") if link is not None else None
         title = (link.attributes.get("title") or _text(link)) if link is not None else None
-        episode_id = row.attributes.get("data-episode-id") or row.attributes.get("data-id")
-        if not episode_id and href:
-            found = EPISODE_URL.match(href)
-            episode_id = found.group("episode") if found else None
-        if not episode_id or not title:
-            raise self.layout_error(capture, "an episode row without an id or a title")
+        episode_id = _episode_number(row)
+        if not title:
+            raise self.layout_error(capture, "an episode row without a title")
+        if not episode_id:
+            # Another id (the URL slug) would silently make every episode new and every
+            # archived one removed: the source fails instead.
+            raise self.layout_error(
+                capture, f"episode row {title!r} carries no Podtail episode number "
+                         "(data-episode-id, data-id or id=\"episode-N\")")
         audio = None
         for anchor in row.css("a[href]"):
             target = anchor.attributes.get("href") or ""
             if AUDIO_LINK.search(target):
-                audio = urljoin(base, target)
+                audio = join_url(base, target)
                 break
         if audio is None:
             player = row.css_first("[data-media-url]")
@@ -266,6 +270,19 @@ class PodtailAdapter(Adapter):
             url=href,
             audio_url=audio or None,
         )
+
+
+_ELEMENT_ID = re.compile(r"^episode-(\d+)$")
+
+
+def _episode_number(row) -> str | None:
+    """Podtail's numeric episode id: `data-episode-id`, `data-id`, else `id="episode-N"`."""
+    for name in ("data-episode-id", "data-id"):
+        value = (row.attributes.get(name) or "").strip()
+        if value:
+            return value
+    found = _ELEMENT_ID.match((row.attributes.get("id") or "").strip())
+    return found.group(1) if found else None
 
 
 ADAPTER = PodtailAdapter

@@ -28,10 +28,9 @@ title cannot be found at all, or the API lists nothing.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -39,15 +38,20 @@ from adapters.base import (
     Adapter,
     BlockMarker,
     Fact,
+    dig,
+    drop,
     find_objects,
     json_ld,
     layout_drift,
     next_data,
     next_flight,
+    parse_json,
+    split_url,
     text,
+    text_value,
 )
 from scraper.models import Capture, Episode, Listing, Show
-from scraper.normalize import DateStyle, date_from_timestamp
+from scraper.normalize import DateStyle, date_from_timestamp, parse_duration
 
 # ---------------------------------------------------------------------------------------------
 # URLs
@@ -175,7 +179,7 @@ class RadioNetAdapter(Adapter):
             if host.startswith("radio."):  # the sites answer on www.
                 host = "www." + host
             return f"https://{host}/podcast/{show.group('slug')}"
-        parts = urlsplit(url.strip())
+        parts = split_url(url.strip())
         if parts.netloc.lower() == API_HOST:
             query = dict(parse_qsl(parts.query, keep_blank_values=True))
             try:
@@ -187,12 +191,12 @@ class RadioNetAdapter(Adapter):
         return super().canonical_url(url)
 
     def date_style_key(self, url: str) -> str:
-        return _site(urlsplit(url).netloc)
+        return _site(split_url(url).netloc)
 
     # Responses --------------------------------------------------------------------------------
 
     def parse(self, capture: Capture) -> Listing:
-        if API_URL.match(capture.url) or urlsplit(capture.url).netloc.lower() == API_HOST:
+        if API_URL.match(capture.url) or split_url(capture.url).netloc.lower() == API_HOST:
             return self._parse_api(capture)
         return self._parse_show(capture)
 
@@ -203,7 +207,7 @@ class RadioNetAdapter(Adapter):
         tree = LexborHTMLParser(html)
         for selector in CONSENT_SELECTORS:
             for node in tree.css(selector):
-                node.decompose()
+                drop(node)
         state = self._state(html, tree)
         facts = self.read_facts(capture, tree, state)
         slug = facts.get("show_id")
@@ -212,6 +216,7 @@ class RadioNetAdapter(Adapter):
         show = Show(url=self.canonical_url(capture.url), title=facts.get("title"),
                     claimed_count=facts.get("count"))
         episodes: list[Episode] = []
+        warnings: list[str] = []
         if state is not None:
             podcast, container = self._find_in_state(state, slug)
             if podcast:
@@ -226,13 +231,13 @@ class RadioNetAdapter(Adapter):
                 if show.claimed_count is None and isinstance(total, int):
                     show.claimed_count = total
         if not episodes:
-            episodes = self._dom_episodes(capture, tree)
+            episodes = self._dom_episodes(capture, tree, warnings)
         self._fill_show_from_page(show, tree)
         if not show.title:
             raise self.layout_error(
                 capture, "no podcast title (og:title, JSON-LD PodcastSeries, page state or h1)")
         listing = Listing(platform=self.name, url=capture.url, show=show, episodes=episodes,
-                          page_kind="show")
+                          page_kind="show", warnings=warnings)
         listing.next = [api_url(slug, 0)] if show.claimed_count != 0 else []
         if not episodes and show.claimed_count != 0:
             listing.warnings.append(layout_drift(
@@ -249,7 +254,7 @@ class RadioNetAdapter(Adapter):
         data = next_data(tree)
         if data is None:
             return None
-        page_props = (data.get("props") or {}).get("pageProps")
+        page_props = dig(data, "props", "pageProps")
         if isinstance(page_props, dict) and page_props.get("data") is not None:
             return page_props["data"]
         return data
@@ -271,7 +276,8 @@ class RadioNetAdapter(Adapter):
             if container is None and isinstance(items, list) and items and all(
                 _is_episode(item) for item in items
             ):
-                parents = {item.get("parentId") for item in items} - {None}
+                parents = {str(item["parentId"]) for item in items
+                           if isinstance(item.get("parentId"), str | int)}
                 if not parents or slug is None or slug in parents:
                     container = node
                 elif fallback is None:
@@ -291,13 +297,13 @@ class RadioNetAdapter(Adapter):
 
     def _episode(self, capture: Capture, item: dict[str, Any]) -> Episode:
         """One radio-api episode object (from the page state or the API)."""
-        title = item.get("title")
-        if item.get("id") in (None, "") or not title:
+        title, ident = text_value(item.get("title")), text_value(item.get("id"))
+        if not ident or not title:
             raise self.layout_error(capture, "an episode object without id or title")
-        episode = Episode(id=str(item["id"]), title=str(title))
+        episode = Episode(id=ident, title=title)
         stamp = item.get("publishDate")
-        if stamp is not None and stamp != "":
-            episode.published_raw = str(stamp)
+        if text_value(stamp):
+            episode.published_raw = text_value(stamp)
             if isinstance(stamp, int | float) or (
                 isinstance(stamp, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*|\d{4}-\d\d-\d\d.*",
                                                         stamp)
@@ -305,7 +311,7 @@ class RadioNetAdapter(Adapter):
                 episode.published = date_from_timestamp(stamp)
         duration = item.get("duration")
         if isinstance(duration, int | float) and not isinstance(duration, bool) and duration >= 0:
-            episode.duration_seconds = round(duration)
+            episode.duration_seconds = parse_duration(duration).seconds
         elif isinstance(duration, str) and duration.strip():
             episode.duration_raw = duration
         description = item.get("description")
@@ -314,18 +320,20 @@ class RadioNetAdapter(Adapter):
         episode.audio_url = audio if isinstance(audio, str) and audio.startswith("http") else None
         return episode
 
-    def _dom_episodes(self, capture: Capture, tree) -> list[Episode]:
+    def _dom_episodes(self, capture: Capture, tree, warnings: list[str]) -> list[Episode]:
         rows = tree.css('[data-testid="episode-item"]') or tree.css(
             'li[class*="EpisodeListItem_item"]'
         )
         episodes = []
+        unnamed: list[str] = []
         for row in rows:
             title = text(row.css_first('[data-testid="episode-title"]') or row.css_first("h3"))
             ident = row.attributes.get("data-episode-id")
             if not title:
                 continue
-            if not ident:
-                raise self.layout_error(capture, f"episode row {title!r} carries no episode id")
+            if not ident:  # unmergeable with the API's rows: the API's copy stands alone
+                unnamed.append(title)
+                continue
             date_node = row.css_first('[data-testid="episode-date"]') or row.css_first("time")
             description = row.css_first('[data-testid="episode-description"]')
             episodes.append(Episode(
@@ -334,6 +342,10 @@ class RadioNetAdapter(Adapter):
                 published_raw=text(date_node),
                 description=description.inner_html if description is not None else None,
             ))
+        if unnamed:
+            warnings.append(layout_drift(
+                f"{len(unnamed)} episode row(s) without data-episode-id, not merged",
+                ("data-episode-id",)))
         return episodes
 
     def _fill_show_from_page(self, show: Show, tree) -> None:
@@ -357,7 +369,7 @@ class RadioNetAdapter(Adapter):
 
     def _parse_api(self, capture: Capture) -> Listing:
         try:
-            data = json.loads(capture.text)
+            data = parse_json(capture.text)
         except ValueError:
             raise self.layout_error(capture, "the episodes API answered with no JSON") from None
         if (
@@ -370,7 +382,7 @@ class RadioNetAdapter(Adapter):
                 capture, f"unexpected episodes API response (no totalCount/episodes[]; got {keys})"
             )
         total = data["totalCount"]
-        query = dict(parse_qsl(urlsplit(capture.url).query, keep_blank_values=True))
+        query = dict(parse_qsl(split_url(capture.url).query, keep_blank_values=True))
         slug = query.get("podcastIds", "")
         try:
             offset = int(query.get("offset") or 0)

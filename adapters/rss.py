@@ -48,11 +48,11 @@ from datetime import date
 from email.utils import parsedate_tz
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote
 
 import feedparser
 
-from adapters.base import Adapter, strip_tracking
+from adapters.base import Adapter, join_url, split_url, strip_tracking
 from scraper.models import Capture, Episode, Listing, Show
 from scraper.normalize import DateStyle, date_from_timestamp
 
@@ -191,6 +191,12 @@ def _itunes_text(parent: ET.Element, name: str) -> str | None:
     return None
 
 
+def _str(value: Any) -> str | None:
+    """A feed value as text: feedparser hands over whatever the XML held (a dict where a
+    string was expected when tags nest oddly)."""
+    return value.strip() or None if isinstance(value, str) else None
+
+
 class _Document:
     """What only a plain XML read gives (feedparser keeps one `podcast:person` per item and
     drops its name): `podcast:` elements and `itunes:author`. Empty when the feed is not
@@ -201,7 +207,7 @@ class _Document:
         self.items: list[dict[str, list[dict[str, str]]]] = []
         try:
             root = ET.fromstring(body)
-        except (ET.ParseError, ValueError):
+        except (ET.ParseError, ValueError, LookupError):  # LookupError: an unknown encoding
             return
         namespace, name = _local(root.tag)
         if name == "rss":
@@ -277,9 +283,15 @@ class RssAdapter(Adapter):
         # No content-location: relative guids must not be resolved against the feed URL.
         # A stream, not bytes: feedparser tries to open() bytes as a file name first, which
         # would let a response body such as b"/etc/passwd" read a local file.
-        parsed = feedparser.parse(
-            io.BytesIO(capture.body), response_headers={"content-type": content_type}
-        )
+        try:
+            parsed = feedparser.parse(
+                io.BytesIO(capture.body), response_headers={"content-type": content_type}
+            )
+        except Exception as exc:  # noqa: BLE001 - feedparser's own bugs on hostile input
+            # (chr() of &#x110000;, a lone surrogate, a 20-digit year, a NUL in a charset)
+            raise self.layout_error(
+                capture, f"not a feed feedparser can read ({type(exc).__name__}: {exc})"
+            ) from None
         entries = list(parsed.get("entries") or [])
         listing = Listing(platform=self.name, url=capture.url, page_kind="feed")
         has_channel = bool(_CHANNEL.search(capture.body))
@@ -291,7 +303,7 @@ class RssAdapter(Adapter):
             moved = _NEW_LOCATION.search(capture.body)
             if moved:
                 listing.page_kind = "redirect"
-                listing.next = [self.canonical_url(urljoin(base, moved.group(1).decode()))]
+                listing.next = [self.canonical_url(join_url(base, moved.group(1).decode()))]
                 return listing
             raise self.layout_error(capture, "not a feed: a feed document with no channel")
 
@@ -325,9 +337,11 @@ class RssAdapter(Adapter):
         channel = document.channel if document else {}
         author_detail = feed.get("author_detail") or {}
         author = channel.get("itunes_author") or author_detail.get("name") or feed.get("author")
-        image = (feed.get("image") or {}).get("href") or feed.get("logo") or feed.get("icon")
-        link = feed.get("link")
-        tags = feed.get("tags") or []
+        image_tag = feed.get("image")
+        image = _str(image_tag.get("href") if isinstance(image_tag, dict) else image_tag) or _str(
+            feed.get("logo")) or _str(feed.get("icon"))
+        link = _str(feed.get("link"))
+        tags = [t for t in feed.get("tags") or [] if isinstance(t, dict)]
         extra: dict[str, Any] = {}
         if channel.get("podcast"):
             extra["podcast"] = channel["podcast"]
@@ -336,26 +350,27 @@ class RssAdapter(Adapter):
                 extra["podcast_guid"] = guid[0]["value"]
         elif feed.get("podcast_guid"):
             extra["podcast_guid"] = feed["podcast_guid"]
-        new_feed_url = channel.get("new_feed_url") or feed.get("itunes_new-feed-url")
-        if new_feed_url and new_feed_url.strip():
-            extra["new_feed_url"] = urljoin(base, new_feed_url.strip())
+        new_feed_url = _str(channel.get("new_feed_url")) or _str(feed.get("itunes_new-feed-url"))
+        if new_feed_url:
+            extra["new_feed_url"] = join_url(base, new_feed_url.strip())
         for key in ("language", "generator"):
             if feed.get(key):
                 extra[key] = feed[key]
         self_link = next(
-            (item.get("href") for item in feed.get("links") or [] if item.get("rel") == "self"),
+            (_str(item.get("href")) for item in feed.get("links") or []
+             if isinstance(item, dict) and item.get("rel") == "self"),
             None,
         )
         if self_link:
-            extra["self"] = urljoin(base, self_link.strip())
+            extra["self"] = join_url(base, self_link.strip())
         return Show(
             title=feed.get("title"),
             author=author,
             description=self._text_value(feed, "subtitle") or self._text_value(feed, "summary"),
             claimed_count=None,
-            url=urljoin(base, link.strip()) if link else None,
-            image=urljoin(base, image.strip()) if image else None,
-            category=tags[0].get("term") if tags and tags[0].get("term") else None,
+            url=join_url(base, link.strip()) if link else None,
+            image=join_url(base, image.strip()) if image else None,
+            category=_str(tags[0].get("term")) if tags else None,
             extra=extra,
         )
 
@@ -367,7 +382,7 @@ class RssAdapter(Adapter):
             href = (link.get("href") or "").strip()
             if link.get("rel") != "next" or not href:
                 continue
-            url = self.canonical_url(urljoin(base, href))
+            url = self.canonical_url(join_url(base, href))
             if url != here and url not in pages:
                 pages.append(url)
         return pages
@@ -380,7 +395,7 @@ class RssAdapter(Adapter):
         link = (entry.get("link") or "").strip()
         if not link or (entry.get("guidislink") and link == (entry.get("id") or "").strip()):
             return None
-        return urljoin(base, link)
+        return join_url(base, link)
 
     @staticmethod
     def _enclosures(entry: Any, base: str) -> list[dict[str, Any]]:
@@ -388,12 +403,12 @@ class RssAdapter(Adapter):
         for enclosure in entry.get("enclosures") or []:
             href = (enclosure.get("href") or "").strip()
             if href:
-                found.append({"url": urljoin(base, href), "type": enclosure.get("type"),
+                found.append({"url": join_url(base, href), "type": enclosure.get("type"),
                               "length": enclosure.get("length")})
         for media in entry.get("media_content") or []:
             href = (media.get("url") or "").strip()
             if href:
-                found.append({"url": urljoin(base, href), "type": media.get("type"),
+                found.append({"url": join_url(base, href), "type": media.get("type"),
                               "length": media.get("filesize") or media.get("fileSize")})
         unique: dict[str, dict[str, Any]] = {}
         for item in found:
@@ -406,7 +421,7 @@ class RssAdapter(Adapter):
         next; an image or document enclosure never."""
         def kind(item: dict[str, Any]) -> str:
             mime = (item.get("type") or "").lower()
-            path = urlsplit(item["url"]).path.lower()
+            path = split_url(item["url"]).path.lower()
             if mime.startswith(("audio/", "video/")):
                 return "media"
             if path.endswith(_MEDIA_EXTENSIONS) and not mime.startswith(("image/", "text/")):
@@ -467,7 +482,7 @@ class RssAdapter(Adapter):
             media = audio or (enclosures[0] if enclosures else None)
             if media is None:
                 return None
-            title = unquote(PurePosixPath(urlsplit(media["url"]).path).stem)
+            title = unquote(PurePosixPath(split_url(media["url"]).path).stem)
             extra["title_from"] = "enclosure"
             if not title:
                 return None
@@ -482,7 +497,7 @@ class RssAdapter(Adapter):
                 published = date(stamp[0], stamp[1], stamp[2])  # UTC: the printed form was odd
 
         url = None
-        if link and urlsplit(link).scheme in ("http", "https"):
+        if link and split_url(link).scheme in ("http", "https"):
             url = link
         elif entry.get("guidislink") and re.match(r"https?://", guid):
             url = guid
@@ -491,14 +506,14 @@ class RssAdapter(Adapter):
             extra["enclosure"] = audio
         image = (entry.get("image") or {}).get("href")
         if image:
-            extra["image"] = urljoin(base, image.strip())
+            extra["image"] = join_url(base, image.strip())
         for key, name in (("itunes_season", "season"), ("itunes_episode", "episode"),
                           ("itunes_episodetype", "episode_type"), ("itunes_explicit", "explicit"),
                           ("subtitle", "subtitle")):
             value = entry.get(key)
             if value not in (None, ""):
                 extra[name] = int(value) if name in ("season", "episode") and str(
-                    value).strip().isdigit() else value
+                    value).strip().isdecimal() else value
 
         duration = entry.get("itunes_duration")
         return Episode(

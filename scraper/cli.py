@@ -304,6 +304,52 @@ SOURCE_FIELDS = ("podcast", "platform", "url", "fetch", "status", "listed", "cla
 
 
 @app.command()
+def inspect(
+    target: Annotated[str, typer.Argument(help="A page URL, or a saved page (FILE).")],
+    platform: Annotated[str | None, typer.Option(
+        "--platform", help="Adapter to use (default: detected).")] = None,
+    url: Annotated[str | None, typer.Option(
+        "--url", help="FILE mode: the URL the page came from.")] = None,
+    save: Annotated[bool, typer.Option(
+        "--save", help="Write the capture and its index entry into fixtures/<platform>/.")
+    ] = False,
+    fixtures: Annotated[Path | None, typer.Option(
+        "--fixtures", help="Where --save writes (default: the repository's fixtures/).")
+    ] = None,
+    config: ConfigOpt = Path("scraper.toml"),
+    as_json: JsonOpt = False,
+) -> None:
+    """What an adapter found on one page: state, page facts, rows, next requests, warnings."""
+    from scraper import inspect_page as inspecting
+    from scraper.errors import ScraperError
+
+    try:
+        path = Path(target)
+        if path.is_file():
+            adapter, capture = inspecting.capture_from_file(path, platform, url)
+        elif "://" in target:
+            settings = _load(config, required=False)
+            adapter, capture = inspecting.capture_from_url(target, platform, settings.fetch,
+                                                           settings.routes)
+        else:
+            raise _fail(f"{target}: no such file, and not a URL", EXIT_USAGE)
+    except ScraperError as error:
+        code = EXIT_USAGE if error.kind == "config" else EXIT_FAILED
+        raise _fail(f"{target}: {type(error).__name__}: {error}", code) from None
+    found = inspecting.inspect_capture(adapter, capture)
+    if as_json:
+        typer.echo(json.dumps(found.to_json(), indent=2, ensure_ascii=False, default=str))
+    else:
+        typer.echo(inspecting.render(found))
+    if save:
+        written = inspecting.save(found, fixtures or inspecting.FIXTURES_DIR)
+        typer.echo(f"saved {written} and its entry in {written.parent / 'index.json'}",
+                   err=as_json)
+    if not found.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
 def sources(config: ConfigOpt = Path("scraper.toml"), db: DbOpt = None,
             as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     """List configured sources with their platform and last sync status."""

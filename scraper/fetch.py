@@ -614,7 +614,7 @@ class Fetcher:
         ]
         too_large = f"{url}: response body larger than {max_bytes} bytes"
         length = response.headers.get("content-length", "")
-        if not encodings and length.isdigit() and int(length) > max_bytes and not truncate:
+        if not encodings and length.isdecimal() and int(length) > max_bytes and not truncate:
             raise _TooLarge(
                 f"{url}: Content-Length {length} is larger than {max_bytes} bytes", url=url
             )

@@ -100,7 +100,7 @@ class Capture:
         recording or a cached copy speaks for the day it was made, not the day we read it."""
         value = self.headers.get("date")
         if value:
-            with contextlib.suppress(TypeError, ValueError, IndexError):
+            with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
                 moment = parsedate_to_datetime(value)
                 return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return self.fetched_at
@@ -122,7 +122,7 @@ class Capture:
                 charset = value.strip("\"'")
         try:
             return self.body.decode(charset, errors="replace")
-        except LookupError:
+        except (LookupError, ValueError):  # an unknown name, or one with a NUL in it
             return self.body.decode("utf-8", errors="replace")
 
 

@@ -55,13 +55,18 @@ def date_from_timestamp(value: int | float | str | None) -> date | None:
     their UTC date. A value printed with an offset keeps the date its publisher printed:
     `2026-03-04T23:30:00-05:00` is March 4th, not March 5th in UTC.
     """
-    if value is None or value == "":
+    if value is None or value == "" or isinstance(value, bool):
         return None
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,20}(\.\d+)?\s*", value):
         value = float(value)
     if isinstance(value, int | float):
-        seconds = value / 1000 if abs(value) > 1e11 else value
-        return datetime.fromtimestamp(seconds, tz=UTC).date()
+        try:
+            seconds = value / 1000 if abs(value) > 1e11 else value
+            return datetime.fromtimestamp(seconds, tz=UTC).date()
+        except (OverflowError, OSError, ValueError):  # beyond any calendar, inf, NaN
+            return None
+    if not isinstance(value, str):
+        return None
     text = value.strip()
     if _ISO_DATE.match(text):
         try:
@@ -113,7 +118,11 @@ def parse_date(
     known = _ABSOLUTE.get((text, style))
     if known is not None:
         return known
-    parsed = _parse_date(text, style, _naive_utc(base or datetime.now(UTC)))
+    try:
+        parsed = _parse_date(text, style, _naive_utc(base or datetime.now(UTC)))
+    except Exception:  # noqa: BLE001 - dateparser or a base at the calendar's edge (a
+        # server's `Date: Mon, 01 Jan 0001`) failing on hostile text: kept raw, flagged
+        parsed = ParsedDate(None, "unparsed")
     if (parsed.flag is None and parsed.value is not None and len(_ABSOLUTE) < _ABSOLUTE_MAX
             and _YEAR.search(text)):
         # A reading with its own four-digit year does not depend on the capture time (a
@@ -296,23 +305,30 @@ def parse_duration(raw: str | int | float | None, *, unit: str = "s") -> ParsedD
     """Seconds in any form platforms print: "1 h 0 min", "28 min", "1 hr and 2 mins",
     "Less than 1 minute" (the bucket's middle, 30 s at 60 s precision), "01:02:03",
     ISO 8601 "PT1H2M3S", plain seconds, or milliseconds with `unit="ms"`."""
-    if raw is None or raw == "":
+    if raw is None or raw == "" or isinstance(raw, bool):
         return ParsedDuration(None)
-    if isinstance(raw, int | float) or _NUMBER.match(str(raw)):
-        value = float(raw)
+    if not isinstance(raw, str | int | float):
+        return ParsedDuration(None)
+    if isinstance(raw, int | float) or _NUMBER.match(raw):
+        try:
+            value = float(raw)
+        except OverflowError:
+            return ParsedDuration(None)
         if unit == "ms":
-            return ParsedDuration(round(value / 1000), 1)
-        return ParsedDuration(round(value), 1)
-    text = " ".join(str(raw).split())
+            value /= 1000
+        return ParsedDuration(_seconds(value), 1)
+    text = " ".join(raw.split())
     match = _HMS.match(text)
     if match:
         hours, minutes, whole = (int(g) if g else 0 for g in match.groups())
-        return ParsedDuration(hours * 3600 + minutes * 60 + whole, 1)
+        return ParsedDuration(_seconds(hours * 3600 + minutes * 60 + whole), 1)
     match = _ISO_DURATION.match(text)
     if match and any(match.groups()):
         d, h, m, s = (float(g) if g else 0.0 for g in match.groups())
         total = d * 86400 + h * 3600 + m * 60 + s
-        return ParsedDuration(round(total), 1 if match.group(4) else 60)
+        seconds_total = _seconds(total)
+        return ParsedDuration(seconds_total, (1 if match.group(4) else 60)
+                              if seconds_total is not None else None)
     if _LESS_THAN_A_MINUTE.search(text):
         return ParsedDuration(30, 60)
     parts = _PART.findall(text)
@@ -333,7 +349,19 @@ def parse_duration(raw: str | int | float | None, *, unit: str = "s") -> ParsedD
             precision = 1
         else:
             return ParsedDuration(None)
-    return ParsedDuration(round(total), precision)
+    seconds_total = _seconds(total)
+    return ParsedDuration(seconds_total, precision if seconds_total is not None else None)
+
+
+#: Longer than any recording could be (a year): a misread, not a duration.
+MAX_DURATION = 366 * 86400
+
+
+def _seconds(value: float) -> int | None:
+    """Whole seconds, or None for what no episode lasts (negative, NaN, infinite, > a year)."""
+    if value != value or value in (float("inf"), float("-inf")) or not 0 <= value <= MAX_DURATION:
+        return None
+    return round(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,9 +399,27 @@ def _collect_text(node, out: list[str]) -> None:
                 out.append("\n")
 
 
+def as_text(value: object) -> str | None:
+    """Whatever JSON or a page gave where text belongs, as text: a string as it is (lone
+    surrogates replaced, so it can be stored as UTF-8), a finite number printed, anything else
+    (a dict, a list, null, true) None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value) if abs(value) < 10**30 else None
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        return repr(value)
+    return None
+
+
 def html_to_text(value: str | None) -> str | None:
     """Plain text of an HTML fragment, keeping block boundaries as line breaks (so
     "Tri Dao<br>https://arxiv.org/..." does not run together) and decoding entities."""
+    value = as_text(value)
     if value is None:
         return None
     if not _TAG_HINT.search(value):
@@ -389,6 +435,7 @@ def html_to_text(value: str | None) -> str | None:
 
 
 def _tidy_whitespace(text: str) -> str:
+    text = as_text(text) or ""  # html.unescape("&#xD800;") gives a lone surrogate
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
     lines = [" ".join(line.split()) for line in text.split("\n")]
     joined = "\n".join(lines)
@@ -397,6 +444,7 @@ def _tidy_whitespace(text: str) -> str:
 
 def clean_text(value: str | None, *, ui_phrases: tuple[str, ...] = UI_PHRASES) -> str | None:
     """Markup, entities and UI words removed; whitespace tidied. None stays None."""
+    value = as_text(value)
     if value is None:
         return None
     text = html_to_text(value) or ""
@@ -407,9 +455,10 @@ def clean_text(value: str | None, *, ui_phrases: tuple[str, ...] = UI_PHRASES) -
 
 
 def clean_title(value: str | None) -> str | None:
+    value = as_text(value)
     if value is None:
         return None
-    text = " ".join(html.unescape(_TAG_HINT.sub(" ", value)).split())
+    text = " ".join((as_text(html.unescape(_TAG_HINT.sub(" ", value))) or "").split())
     return text or None
 
 
@@ -447,6 +496,7 @@ def is_strict_prefix(shorter: str | None, longer: str | None, *, min_chars: int 
 
 def normalize_listing(listing: Listing, style: DateStyle, fetched_at: datetime) -> Listing:
     """Fill parsed values from raw ones and clean text, in place; returns the listing."""
+    coerce_types(listing)
     if listing.show is not None:
         show = listing.show
         show.title = clean_title(show.title)
@@ -471,3 +521,45 @@ def normalize_listing(listing: Listing, style: DateStyle, fetched_at: datetime) 
         if looks_truncated(episode.description):
             episode.description_truncated = True
     return listing
+
+
+_EPISODE_TEXT = ("title", "published_raw", "duration_raw", "description", "url", "audio_url")
+_SHOW_TEXT = ("title", "author", "description", "url", "image", "category")
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return value
+    return None
+
+
+def coerce_types(listing: Listing) -> None:
+    """Whatever an adapter took from JSON or a page, as the types the archive stores: text
+    fields as text (a number printed; a dict, list or null dropped), counts and durations as
+    non-negative ints, dates as dates. An episode whose id is not text or a number cannot be
+    kept apart from the others: the page fails as `layout`."""
+    from scraper.errors import LayoutError
+
+    show = listing.show
+    if show is not None:
+        for name in _SHOW_TEXT:
+            setattr(show, name, as_text(getattr(show, name)))
+        show.claimed_count = _count(show.claimed_count)
+    for episode in listing.episodes:
+        ident = as_text(episode.id)
+        if not ident or not ident.strip():
+            raise LayoutError(f"{listing.platform}: an episode without a usable id "
+                              f"({type(episode.id).__name__}) at {listing.url}")
+        episode.id = ident
+        for name in _EPISODE_TEXT:
+            setattr(episode, name, as_text(getattr(episode, name)))
+        if not isinstance(episode.published, date) or isinstance(episode.published, datetime):
+            episode.published = (episode.published.date()
+                                 if isinstance(episode.published, datetime) else None)
+        if not isinstance(episode.published_flag, str):
+            episode.published_flag = None
+        duration = _count(episode.duration_seconds)
+        episode.duration_seconds = duration if duration is None or duration <= MAX_DURATION \
+            else None
+        if not isinstance(episode.extra, dict):
+            episode.extra = {}

@@ -151,7 +151,9 @@ class ReplayServer:
         return Handler
 
     def start(self) -> ReplayServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll so `stop` returns at once (tests start hundreds of these).
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

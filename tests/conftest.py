@@ -82,3 +82,15 @@ def no_process_left_behind() -> Iterator[None]:
     if left:
         pytest.fail("tests in this module left processes running: " + "; ".join(
             f"{pid} {command[:120]}" for pid, (_, command) in left.items()), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """The mutation suite's table of variants x outcomes, when it ran (tests/mutations.py)."""
+    import sys
+
+    mutations = sys.modules.get("mutations")
+    if mutations is None or not mutations.RESULTS:
+        return
+    terminalreporter.section("mutation suite: page variants x sync outcome")
+    terminalreporter.write_line(mutations.table(mutations.RESULTS))
+    terminalreporter.write_line(mutations.LEGEND)

@@ -92,3 +92,13 @@ def test_global_options_and_exit_codes_are_documented():
                 assert f"`{option}`" in README, option
     for code in ("**0**", "**1**", "**2**", "**3**", "**4**"):
         assert code in README
+
+
+def test_the_layout_names_every_module():
+    layout = README.split("## Layout", 1)[1].split("```")[1]
+    words = set(re.findall(r"[a-z_]+", layout))
+    for package in ("scraper",):
+        for path in sorted((ROOT / package).glob("*.py")):
+            if path.stem.startswith("__"):
+                continue
+            assert path.stem in words, f"README's Layout does not name {package}/{path.name}"

@@ -303,12 +303,21 @@ def test_garbled_date_is_kept_raw_and_flagged():
     assert listing.episodes[6].published is not None
 
 
-def test_row_without_data_id_falls_back_to_the_episode_slug():
+def test_row_without_data_id_reads_the_element_id():
     case = BY_NAME["show-no-p01"]
     first = parse("show-no-p01").episodes[0]
     body = case.path.read_text("utf-8").replace(f'data-episode-id="{first.id}"', "", 1)
-    episode = parse("show-no-p01", body.encode()).episodes[0]
-    assert episode.id == first.url.rstrip("/").rsplit("/", 1)[1]
+    assert f'id="episode-{first.id}"' in body
+    assert parse("show-no-p01", body.encode()).episodes[0].id == first.id
+
+
+def test_row_without_any_episode_number_fails_instead_of_changing_ids():
+    case = BY_NAME["show-no-p01"]
+    first = parse("show-no-p01").episodes[0]
+    body = case.path.read_text("utf-8").replace(f'data-episode-id="{first.id}"', "", 1)
+    body = body.replace(f'id="episode-{first.id}"', "", 1)
+    with pytest.raises(LayoutError, match="no Podtail episode number"):
+        parse("show-no-p01", body.encode())
 
 
 def test_fixture_metadata():
