@@ -52,6 +52,33 @@ PLATFORMS = ("rss", "audible", "castbox", "podimo", "podtail", "radionet",
 SEEN_AT = "2026-03-08T06:00:00+00:00"
 
 
+def platform_variant(title: str, platform: str,
+                     rng: random.Random) -> tuple[str, int, bool] | None:
+    """How `platform` shows `title`: (title as shown, date shift in days, description cut),
+    or None when the platform does not list it. Shared by this benchmark and `scale`, so
+    both build the same kind of show."""
+    shown, shift, cut = title, 0, False
+    if platform != "rss":
+        roll = rng.random()
+        if roll < 0.03:  # not on this platform
+            return None
+        if roll < 0.18:
+            shown = "Episode: " + title
+        elif roll < 0.28:
+            shown = title.lower()
+        elif roll < 0.31:  # a typo: only fuzzy scoring finds it
+            words = title.split()
+            i = max(range(len(words)), key=lambda k: len(words[k]))
+            w = words[i]
+            words[i] = w[:2] + w[3] + w[2] + w[4:]
+            shown = " ".join(words)
+        shift = 1 if rng.random() < 0.05 else 0
+        cut = rng.random() < 0.05
+    elif rng.random() < 0.02:  # gone from the feed
+        return None
+    return shown, shift, cut
+
+
 def build(path: Path, per_platform: int, seed: int = 7) -> list[dict[str, Any]]:
     """Write the synthetic show to an archive at `path`; returns its platform episodes."""
     rng = random.Random(seed)
@@ -71,25 +98,10 @@ def build(path: Path, per_platform: int, seed: int = 7) -> list[dict[str, Any]]:
         url = f"https://{platform}.example/show"
         source = archive.ensure_source(podcast, platform, url, "http")
         for n, title in enumerate(titles):
-            shown, shift, cut = title, 0, False
-            if platform != "rss":
-                roll = rng.random()
-                if roll < 0.03:  # not on this platform
-                    continue
-                if roll < 0.18:
-                    shown = "Episode: " + title
-                elif roll < 0.28:
-                    shown = title.lower()
-                elif roll < 0.31:  # a typo: only fuzzy scoring finds it
-                    words = title.split()
-                    i = max(range(len(words)), key=lambda k: len(words[k]))
-                    w = words[i]
-                    words[i] = w[:2] + w[3] + w[2] + w[4:]
-                    shown = " ".join(words)
-                shift = 1 if rng.random() < 0.05 else 0
-                cut = rng.random() < 0.05
-            elif rng.random() < 0.02:  # gone from the feed
+            variant = platform_variant(title, platform, rng)
+            if variant is None:
                 continue
+            shown, shift, cut = variant
             published = date.fromordinal(base + n // 4 + shift).isoformat()
             description = f"{title}. Paper {n} walkthrough, arXiv:{2100 + n // 1000}.{n:05d}."
             rows.append({

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, Row, Section, fmt_seconds, md_table
-from bench.reconcile import PLATFORMS, WORDS
+from bench.reconcile import PLATFORMS, WORDS, platform_variant
 from scraper.matching import normalize_title
 
 RESULTS_JSON = Path(__file__).resolve().parent / "results.json"
@@ -72,25 +72,10 @@ def build(path: Path, per_platform: int, seed: int = 7) -> None:
         source = archive.ensure_source(podcast, platform, url, "http")
         episodes = []
         for n, title in enumerate(titles):
-            shown, shift, cut = title, 0, False
-            if platform != "rss":
-                roll = rng.random()
-                if roll < 0.03:  # not on this platform
-                    continue
-                if roll < 0.18:
-                    shown = "Episode: " + title
-                elif roll < 0.28:
-                    shown = title.lower()
-                elif roll < 0.31:  # a typo: only fuzzy scoring finds it
-                    words = title.split()
-                    i = max(range(len(words)), key=lambda k: len(words[k]))
-                    w = words[i]
-                    words[i] = w[:2] + w[3] + w[2] + w[4:]
-                    shown = " ".join(words)
-                shift = 1 if rng.random() < 0.05 else 0
-                cut = rng.random() < 0.05
-            elif rng.random() < 0.02:  # gone from the feed
+            variant = platform_variant(title, platform, rng)
+            if variant is None:
                 continue
+            shown, shift, cut = variant
             description = f"{title}. Paper {n} walkthrough, arXiv:{2100 + n // 1000}.{n:05d}."
             episodes.append(Episode(
                 id=f"{platform}-{n}", title=shown,
