@@ -15,7 +15,7 @@ import sqlite3
 import time
 import traceback
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -530,6 +530,34 @@ def _close_failed(archive: Archive, run_id: int, outcomes: list[SourceOutcome],
         archive.finish_run(run_id, outcomes, error=str(error) or type(error).__name__)
 
 
+@contextlib.contextmanager
+def _writing_run(db_path: Path,
+                 kind: str) -> Iterator[tuple[Archive, int, list[SourceOutcome]]]:
+    """The archive, locked, with a started run of `kind` and the list its outcomes go in.
+    A fault closes the run as `failed` (a database fault surfaces as ArchiveError); the
+    archive is closed and the lock released however the run ends."""
+    lock, archive = open_archive(db_path)
+    outcomes: list[SourceOutcome] = []
+    run_id: int | None = None
+    try:
+        try:
+            run_id = archive.start_run(kind, os.getpid())
+        except sqlite3.Error as error:
+            raise describe(error, db_path) from None
+        yield archive, run_id, outcomes
+    except sqlite3.Error as error:
+        if run_id is not None:
+            _close_failed(archive, run_id, outcomes, error)
+        raise describe(error, db_path) from None
+    except Exception as error:
+        if run_id is not None:
+            _close_failed(archive, run_id, outcomes, error)
+        raise
+    finally:
+        archive.close()
+        lock.release()
+
+
 def _record(archive: Archive, run_id: int, outcome: SourceOutcome, url: str) -> None:
     """Write one source. A database fault stops the run (ArchiveError); anything else that
     goes wrong writing this source's values becomes its error, with its pages still kept."""
@@ -595,15 +623,8 @@ async def run_sync(
     """Run one sync. Raises LockedError if another sync holds the archive, ArchiveError
     when the archive cannot be used (the run is then closed as `failed`)."""
     sources = config.sources(podcast, platform)
-    lock, archive = open_archive(db_path)
-    outcomes: list[SourceOutcome] = []
     tasks: list[asyncio.Task] = []
-    run_id: int | None = None
-    try:
-        try:
-            run_id = archive.start_run("sync", os.getpid())
-        except sqlite3.Error as error:
-            raise describe(error, db_path) from None
+    with _writing_run(db_path, "sync") as (archive, run_id, outcomes):
         fetchers = _Fetchers(config, routes if routes is not None else config.routes, obey_robots)
         parsers = use_parse_pool()  # started on the first big page, closed below
         policy = fetchers.http.policy
@@ -676,17 +697,6 @@ async def run_sync(
         reports.sort(key=lambda r: order[(r.podcast, r.url)])
         return SyncSummary(run_id=run_id, status=status, db=str(db_path), sources=reports,
                            reconciled=reconciled)
-    except sqlite3.Error as error:
-        if run_id is not None:
-            _close_failed(archive, run_id, outcomes, error)
-        raise describe(error, db_path) from None
-    except Exception as error:
-        if run_id is not None:
-            _close_failed(archive, run_id, outcomes, error)
-        raise
-    finally:
-        archive.close()
-        lock.release()
 
 
 def sync(config: Config, db_path: Path, **kwargs) -> SyncSummary:
@@ -701,11 +711,7 @@ def reparse(db_path: Path, *, podcast: str | None = None,
 
 async def _run_reparse(db_path: Path, *, podcast: str | None,
                        platform: str | None) -> SyncSummary:
-    lock, archive = open_archive(db_path)
-    run_id: int | None = None
-    outcomes: list[SourceOutcome] = []
-    try:
-        run_id = archive.start_run("reparse", os.getpid())
+    with _writing_run(db_path, "reparse") as (archive, run_id, outcomes):
         rows = [r for r in archive.all_sources()
                 if (not podcast or r[3] == podcast) and (not platform or r[2] == platform)]
         reports = []
@@ -739,17 +745,6 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
         status = archive.finish_run(run_id, outcomes)
         return SyncSummary(run_id=run_id, status=status, db=str(db_path), sources=reports,
                            reconciled=reconciled)
-    except sqlite3.Error as error:
-        if run_id is not None:
-            _close_failed(archive, run_id, outcomes, error)
-        raise describe(error, db_path) from None
-    except Exception as error:
-        if run_id is not None:
-            _close_failed(archive, run_id, outcomes, error)
-        raise
-    finally:
-        archive.close()
-        lock.release()
 
 
 def check_source(config: Config, url: str, platform: str | None, routes=None) -> Listing:
