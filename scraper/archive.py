@@ -244,6 +244,12 @@ REPORT_INDEXES = (
     "CREATE INDEX IF NOT EXISTS idx_platform_episode_versions_seen_at "
     "ON platform_episode_versions(seen_at)",
     "CREATE INDEX IF NOT EXISTS idx_sources_platform ON sources(platform)",
+    # Listing lag: each source's first run, and what was first listed after it, newest
+    # first (the first page without reading every row: the first run's rows are skipped).
+    "CREATE INDEX IF NOT EXISTS idx_platform_episodes_first_seen "
+    "ON platform_episodes(source_id, first_seen_run)",
+    "CREATE INDEX IF NOT EXISTS idx_platform_episodes_first_seen_run "
+    "ON platform_episodes(first_seen_run)",
 )
 
 
@@ -298,6 +304,12 @@ def m012_report_indexes(db: sqlite_utils.Database) -> None:
     # What the reports and Datasette's canned queries filter and order by.
     for statement in REPORT_INDEXES:
         db.execute(statement)
+
+
+@migrations()
+def m013_report_indexes(db: sqlite_utils.Database) -> None:
+    # REPORT_INDEXES grew (listing lag) after m012 ran on existing archives.
+    m012_report_indexes(db)
 
 
 def _provenance(column: str) -> str:
@@ -403,6 +415,114 @@ def ensure_link_presence(db: sqlite_utils.Database) -> None:
 @migrations()
 def m040_link_presence(db: sqlite_utils.Database) -> None:
     ensure_link_presence(db)
+
+
+# Episodes per month per platform (the /chart page), kept as counts so the chart reads a few
+# thousand rows, not every link of the archive. Triggers mark the (podcast, month) buckets
+# any write touches as dirty; `refresh_chart_months` recounts just those, in the writer's
+# transaction (record_source, reconcile). The canned query counts dirty buckets live, so it
+# is exact even before a refresh. A bucket: canonical episodes with a date and a listing
+# (platforms > 0), per platform still listing them, and in all ('canonical').
+CHART_MONTH_COUNTS = """
+SELECT d.podcast_id, d.month, pe.platform AS series, count(DISTINCT e.id) AS episodes
+FROM chart_months_dirty d
+CROSS JOIN episodes e ON e.podcast_id = d.podcast_id
+    AND e.published >= d.month AND e.published < d.month || char(1114111)
+    AND substr(e.published, 1, 7) = d.month
+CROSS JOIN episode_links l ON l.episode_id = e.id
+JOIN platform_episodes pe ON pe.id = l.platform_episode_id
+WHERE e.platforms > 0 AND coalesce(pe.listed, 1) = 1
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT d.podcast_id, d.month, 'canonical', count(*)
+FROM chart_months_dirty d
+CROSS JOIN episodes e ON e.podcast_id = d.podcast_id
+    AND e.published >= d.month AND e.published < d.month || char(1114111)
+    AND substr(e.published, 1, 7) = d.month
+WHERE e.platforms > 0
+GROUP BY 1, 2"""
+
+
+def _dirty_month(episode: str) -> str:
+    """Mark the month of canonical episode `episode` (an SQL expression for its id) dirty."""
+    return ("INSERT OR IGNORE INTO chart_months_dirty (podcast_id, month) "
+            "SELECT podcast_id, substr(published, 1, 7) FROM episodes "
+            f"WHERE id = {episode} AND published IS NOT NULL;")
+
+
+CHART_MONTHS = (
+    """CREATE TABLE IF NOT EXISTS chart_months (
+        podcast_id INTEGER, month TEXT, series TEXT, episodes INTEGER,
+        PRIMARY KEY (podcast_id, month, series)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS chart_months_dirty (
+        podcast_id INTEGER, month TEXT, PRIMARY KEY (podcast_id, month)) WITHOUT ROWID""",
+    """CREATE TRIGGER IF NOT EXISTS chart_months_episode_insert AFTER INSERT ON episodes
+    WHEN NEW.published IS NOT NULL
+    BEGIN
+        INSERT OR IGNORE INTO chart_months_dirty VALUES
+            (NEW.podcast_id, substr(NEW.published, 1, 7));
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS chart_months_episode_delete AFTER DELETE ON episodes
+    WHEN OLD.published IS NOT NULL
+    BEGIN
+        INSERT OR IGNORE INTO chart_months_dirty VALUES
+            (OLD.podcast_id, substr(OLD.published, 1, 7));
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS chart_months_episode_update
+    AFTER UPDATE OF podcast_id, published, platforms ON episodes
+    WHEN OLD.podcast_id IS NOT NEW.podcast_id OR OLD.published IS NOT NEW.published
+        OR (OLD.platforms > 0) IS NOT (NEW.platforms > 0)
+    BEGIN
+        INSERT OR IGNORE INTO chart_months_dirty SELECT OLD.podcast_id,
+            substr(OLD.published, 1, 7) WHERE OLD.published IS NOT NULL;
+        INSERT OR IGNORE INTO chart_months_dirty SELECT NEW.podcast_id,
+            substr(NEW.published, 1, 7) WHERE NEW.published IS NOT NULL;
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS chart_months_link_insert AFTER INSERT ON episode_links
+    BEGIN {_dirty_month("NEW.episode_id")} END""",
+    f"""CREATE TRIGGER IF NOT EXISTS chart_months_link_delete AFTER DELETE ON episode_links
+    BEGIN {_dirty_month("OLD.episode_id")} END""",
+    f"""CREATE TRIGGER IF NOT EXISTS chart_months_link_update
+    AFTER UPDATE OF episode_id ON episode_links
+    WHEN OLD.episode_id IS NOT NEW.episode_id
+    BEGIN {_dirty_month("OLD.episode_id")} {_dirty_month("NEW.episode_id")} END""",
+    # A platform row's listing or platform changes the per-platform count of its episode.
+    f"""CREATE TRIGGER IF NOT EXISTS chart_months_platform_update
+    AFTER UPDATE OF listed, platform ON platform_episodes
+    WHEN coalesce(OLD.listed, 1) IS NOT coalesce(NEW.listed, 1)
+        OR OLD.platform IS NOT NEW.platform
+    BEGIN {_dirty_month(
+        "(SELECT episode_id FROM episode_links WHERE platform_episode_id = NEW.id)")} END""",
+)
+
+
+def ensure_chart_months(db: sqlite_utils.Database) -> None:
+    """The chart's month counts and their triggers (idempotent), every bucket counted."""
+    if not db["episodes"].exists() or not db["episode_links"].exists():
+        return
+    for statement in CHART_MONTHS:
+        db.execute(statement)
+    db.execute("INSERT OR IGNORE INTO chart_months_dirty (podcast_id, month) "
+               "SELECT DISTINCT podcast_id, substr(published, 1, 7) FROM episodes "
+               "WHERE published IS NOT NULL")
+    refresh_chart_months(db)
+
+
+def refresh_chart_months(db: sqlite_utils.Database) -> None:
+    """Recount the dirty month buckets (in the caller's transaction)."""
+    if not db["chart_months_dirty"].exists() or db.execute(
+            "SELECT 1 FROM chart_months_dirty LIMIT 1").fetchone() is None:
+        return
+    db.execute("DELETE FROM chart_months WHERE (podcast_id, month) IN "
+               "(SELECT podcast_id, month FROM chart_months_dirty)")
+    db.execute("INSERT INTO chart_months (podcast_id, month, series, episodes) "
+               + CHART_MONTH_COUNTS)
+    db.execute("DELETE FROM chart_months_dirty")
+
+
+@migrations()
+def m050_chart_months(db: sqlite_utils.Database) -> None:
+    ensure_chart_months(db)
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -662,6 +782,7 @@ class Archive:
 
         with self.db.atomic():
             report = reconciling.reconcile(self.db, podcast_id, full=full)
+            refresh_chart_months(self.db)
             for podcast in [podcast_id] if podcast_id is not None else []:
                 self.set_reconciled_mark(podcast, self.episodes_mark())
         return report
@@ -754,6 +875,7 @@ class Archive:
                                       complete=outcome.status == "ok",
                                       window_from=outcome.window_from if listing.window
                                       else None, windowed=bool(listing.window))
+            refresh_chart_months(self.db)
         return outcome
 
     def _record_episodes(self, run_id: int, outcome: SourceOutcome, listing: Listing,
