@@ -134,6 +134,13 @@ def m006_listing_window(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m007_capture_incomplete(db: sqlite_utils.Database) -> None:
+    # Why a capture holds less than the whole list (a browser paginator stopped early):
+    # kept so a reparse of it is partial too, as the sync that made it was.
+    db.table("captures").add_column("incomplete_reason", str)
+
+
+@migrations()
 def m020_alerts(db: sqlite_utils.Database) -> None:
     # Drift already alerted (scraper.notify): a key per drift item per podcast, kept while
     # the drift lasts, so the same report is never sent twice and drift that comes back is.
@@ -710,7 +717,8 @@ class Archive:
              "server_date": capture.headers.get("date"), "method": request.method.upper(),
              "request_sha256": request.body_sha256,
              "request_headers": json.dumps(capture.request_headers, sort_keys=True)
-             if capture.request_headers else None}
+             if capture.request_headers else None,
+             "incomplete_reason": capture.incomplete_reason}
         )
 
     def latest_capture(self, target: str | Request,
@@ -722,7 +730,7 @@ class Archive:
         sql = (
             "select c.url, c.final_url, c.status, c.fetched_at, c.content_type, c.etag, "
             "c.last_modified, c.via, b.compressed, c.server_date, c.method, c.request_sha256, "
-            "c.request_headers, rb.compressed from captures c join bodies b "
+            "c.request_headers, rb.compressed, c.incomplete_reason from captures c join bodies b "
             "on b.sha256 = c.sha256 left join bodies rb on rb.sha256 = c.request_sha256 "
             "where c.url = ? and c.status between 200 and 299 "
             "and coalesce(c.method, 'GET') = ? and c.request_sha256 is ?"
@@ -741,7 +749,8 @@ class Archive:
                        body=zlib.decompress(row[8]), via=row[7] or "http",
                        method=row[10] or "GET",
                        request_body=zlib.decompress(row[13]) if row[13] is not None else None,
-                       request_headers=json.loads(row[12]) if row[12] else {})
+                       request_headers=json.loads(row[12]) if row[12] else {},
+                       incomplete_reason=row[14])
 
     def last_good_chain(self, source_id: int) -> list[str | Request]:
         """The requests, in fetch order, of the source's last complete listing (a URL for a

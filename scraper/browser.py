@@ -421,42 +421,30 @@ class BrowserFetcher:
             return captures
 
         clicks = 0
+        # Set when clicking stops while the control is still there: the list may go on.
+        stopped: str | None = None
         while True:
             button = await self._find_button(page, click_next)
             if button is None:
                 break
             if clicks >= self.options.max_clicks:
-                log.warning(
-                    "browser: stopped after %d clicks on %r at %s (max_clicks); "
-                    "the listing may be incomplete",
-                    clicks,
-                    click_next,
-                    url,
-                )
+                stopped = (f"the browser stopped after {clicks} clicks on {click_next!r} with "
+                           f"more to load ([browser] max_clicks = {self.options.max_clicks})")
                 break
             before = await self._signature(page, wait_for)
             await self._pace(host)
             try:
                 await button.click(timeout=timeout_ms)
             except PlaywrightError as exc:
-                log.warning(
-                    "browser: click on %r failed at %s: %s",
-                    click_next,
-                    url,
-                    exc.message.splitlines()[0],
-                )
+                stopped = (f"click {clicks + 1} on {click_next!r} failed "
+                           f"({exc.message.splitlines()[0]}); the rest was not loaded")
                 break
             clicks += 1
             changed = await self._wait_for_change(page, state, wait_for, before=before)
             self._stamp(host)
             if not changed:
-                log.warning(
-                    "browser: click %d on %r changed nothing within %.0fs at %s; stopping",
-                    clicks,
-                    click_next,
-                    self.options.timeout,
-                    url,
-                )
+                stopped = (f"click {clicks} on {click_next!r} loaded nothing within "
+                           f"{self.options.timeout:g} s and the control is still there")
                 break
             snapshot_url = f"{base_url}#page={len(captures) + 1}" if every else url
             capture = await self._snapshot(page, state, snapshot_url)
@@ -464,6 +452,9 @@ class BrowserFetcher:
                 captures.append(capture)
             else:
                 captures[-1] = capture
+        if stopped:
+            log.warning("browser: %s at %s; the listing may be incomplete", stopped, url)
+            captures[-1].incomplete_reason = stopped
         return captures
 
     async def _find_button(self, page: Page, selector: str) -> Locator | None:

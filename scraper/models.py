@@ -85,6 +85,9 @@ class Capture:
     method: str = "GET"
     request_body: bytes | None = None
     request_headers: dict[str, str] = field(default_factory=dict)
+    # Why the page holds less than the whole list (a browser paginator stopped with more to
+    # load): a listing read from it is partial, so nothing missing from it is removed.
+    incomplete_reason: str | None = None
 
     @property
     def request(self) -> Request:

@@ -342,6 +342,8 @@ async def collect_source(adapter: Adapter, url: str, source_id: int, fetch: Page
                 page = await parse_off_loop(adapter, capture)  # in a worker when big
                 strip_control_characters(page)
                 merged = merge_page(merged, page)
+                # The page itself was cut short (a browser paginator that stopped early).
+                merged.incomplete_reason = merged.incomplete_reason or capture.incomplete_reason
             except ScraperError as error:
                 if optional:
                     skipped.append(_optional_warning(Request.of(page_url).url, error))

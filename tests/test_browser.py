@@ -25,9 +25,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from adapters.base import Adapter
+from scraper.archive import Archive
 from scraper.browser import DEFAULT_CHROMIUM, INSTALL_HINT, BrowserFetcher, BrowserOptions
 from scraper.errors import FetchError
+from scraper.models import Capture, Episode, Listing, Request, Show
 from scraper.routes import Routes
+from scraper.sync import collect_source
 
 PAGES = Path(__file__).parent / "browser_pages"
 TOTAL, PAGE_SIZE = 25, 10
@@ -206,6 +210,7 @@ def test_load_more_appends_until_button_disappears(server, runner, browser):
     )
     assert rows(capture.body) == TITLES
     assert 'id="more"' not in capture.text
+    assert capture.incomplete_reason is None  # the control went away: the whole list
     api = [p for p in server.paths()[before:] if p.startswith("/api/")]
     assert api == [f"/api/episodes?page={n}" for n in range(1, PAGE_COUNT + 1)]
 
@@ -217,6 +222,57 @@ def test_max_clicks_caps_pagination_with_a_warning(server, runner, browser, capl
         )
     assert rows(capture.body) == TITLES[: 2 * PAGE_SIZE]
     assert "max_clicks" in caplog.text
+    # The capture says it is cut short, so a listing read from it is partial.
+    assert capture.incomplete_reason is not None
+    reason = capture.incomplete_reason
+    assert "max_clicks = 1" in reason and "more to load" in reason
+
+
+class LoadMoreAdapter(Adapter):
+    """The load-more test page as a platform: one episode per row."""
+
+    name = "loadmore"
+    browser_wait_for = "li.episode"
+    browser_next = "#more"
+
+    def parse(self, capture: Capture) -> Listing:
+        return Listing(platform=self.name, url=capture.url, show=Show(title="Load more"),
+                       episodes=[Episode(id=t, title=t) for t in rows(capture.body)])
+
+
+def test_a_listing_cut_by_max_clicks_is_partial_and_removes_nothing(
+        server, runner, browser, tmp_path):
+    adapter = LoadMoreAdapter()
+    url = f"{server.base}/load-more"
+
+    async def fetch(page_url: str | Request) -> list[Capture]:
+        return await browser.fetch_pages(Request.of(page_url).url,
+                                         wait_for=adapter.browser_wait_for,
+                                         click_next=adapter.browser_next)
+
+    archive = Archive(tmp_path / "archive.db")
+    try:
+        source = archive.ensure_source(archive.ensure_podcast("Show"), "loadmore", url, "browser")
+        run = archive.start_run("sync", 1)
+        whole = runner.run(collect_source(adapter, url, source, fetch, None))
+        assert whole.status == "ok" and whole.listed == TOTAL
+        archive.record_source(run, whole)
+        with overridden(browser, max_clicks=1):
+            cut = runner.run(collect_source(adapter, url, source, fetch,
+                                            archive.last_good_listing(source)))
+        assert cut.status == "partial" and cut.error_kind == "incomplete"
+        assert cut.listed == 2 * PAGE_SIZE and "max_clicks = 1" in (cut.error or "")
+        archive.record_source(run, cut)
+        assert cut.removed == 0
+        listed = archive.db.execute("SELECT count(*) FROM platform_episodes WHERE "
+                                    "coalesce(listed, 1) = 1").fetchone()[0]
+        assert listed == TOTAL  # the five it did not load are still listed
+        # Stored with the capture, so a reparse of it is partial too.
+        stored = archive.latest_capture(f"{url}#page=2", source)
+        assert stored is not None and stored.incomplete_reason == cut.captures[-1].incomplete_reason
+        archive.finish_run(run, [])
+    finally:
+        archive.close()
 
 
 def test_replacing_paginator_gives_one_capture_per_page(server, runner, browser):
@@ -229,6 +285,7 @@ def test_replacing_paginator_gives_one_capture_per_page(server, runner, browser)
         TITLES[20:],
     ]
     assert all(c.status == 200 and c.final_url == url for c in captures)
+    assert all(c.incomplete_reason is None for c in captures)
 
     # `fetch` on the same paginator keeps only the final state.
     last = runner.run(browser.fetch(url, wait_for="li.episode", click_next="button.next"))
