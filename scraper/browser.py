@@ -35,7 +35,8 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from scraper.errors import FetchError
-from scraper.fetch import check_address
+from scraper.fetch import check_address, route_targets
+from scraper.guard_proxy import REFUSED_HEADER, GuardProxy
 from scraper.models import Capture
 from scraper.models import Request as FetchRequest
 from scraper.routes import Routes
@@ -131,6 +132,8 @@ class BrowserFetcher:
         self._host_locks: dict[str, asyncio.Lock] = {}
         self._host_last: dict[str, float] = {}  # monotonic time the host's last action ended
         self._states: dict[Page, _PageState] = {}
+        # Every request of the browser goes through it unless private addresses are allowed.
+        self._proxy: GuardProxy | None = None
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -143,11 +146,13 @@ class BrowserFetcher:
     async def aclose(self) -> None:
         context, browser, playwright = self._context, self._browser, self._playwright
         self._context = self._browser = self._playwright = None
+        proxy, self._proxy = self._proxy, None
         # Best effort: a crashed browser must not turn shutdown into an error.
         for closer in (
             context.close if context else None,
             browser.close if browser else None,
             playwright.stop if playwright else None,
+            proxy.close if proxy else None,
         ):
             if closer is None:
                 continue
@@ -172,6 +177,10 @@ class BrowserFetcher:
             if self._context is not None:
                 return self._context
             executable = self._resolve_executable()
+            if not self.options.allow_private and self._proxy is None:
+                # Page routing misses the hops of redirects Chromium follows itself: every
+                # request goes through the guard, which checks each one (scraper.guard_proxy).
+                self._proxy = await GuardProxy(route_targets(self.routes)).start()
             playwright = await async_playwright().start()
             try:
                 browser = await playwright.chromium.launch(
@@ -184,6 +193,8 @@ class BrowserFetcher:
                     user_agent=self.options.user_agent,
                     # Service workers answer requests before routing sees them.
                     service_workers="block",
+                    # Loopback too: Playwright adds <-loopback> to the bypass list itself.
+                    proxy={"server": self._proxy.url} if self._proxy else None,
                 )
                 await context.route("**/*", self._handle_route)
             except PlaywrightError as exc:
@@ -320,6 +331,7 @@ class BrowserFetcher:
                 jar = await context.cookies(request.url)
                 if jar:
                     headers["cookie"] = "; ".join(f"{c['name']}={c['value']}" for c in jar)
+            refusals = len(self._proxy.refused) if self._proxy else 0
             try:
                 response = await context.request.fetch(
                     routed, method=request.method.upper(),
@@ -328,10 +340,12 @@ class BrowserFetcher:
                 )
                 body = await response.body()
             except PlaywrightError as exc:
-                raise FetchError(f"{request.describe()}: {exc.message.splitlines()[0]}",
-                                 url=request.url) from None
+                refused = self._proxy.refused[refusals:] if self._proxy else []
+                reason = refused[-1] if refused else exc.message.splitlines()[0]
+                raise FetchError(f"{request.describe()}: {reason}", url=request.url) from None
             finally:
                 self._stamp(host)
+        _raise_if_refused(response.headers, request.describe())
         answer = {k.lower(): v for k, v in response.headers.items()
                   if k.lower() not in WIRE_HEADERS}
         return Capture(url=request.url, status=response.status, body=body,
@@ -384,13 +398,18 @@ class BrowserFetcher:
         state = self._states[page]
 
         await self._pace(host)
+        refusals = len(self._proxy.refused) if self._proxy else 0
         try:
             response = await page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
         except PlaywrightError as exc:
-            reason = state.route_error or exc.message.splitlines()[0]
+            # An HTTPS hop the guard refused fails the tunnel: its reason says why.
+            refused = self._proxy.refused[refusals:] if self._proxy else []
+            reason = state.route_error or (refused[-1] if refused else
+                                           exc.message.splitlines()[0])
             raise FetchError(f"browser could not load {url}: {reason}", url=url) from None
         if response is None:
             raise FetchError(f"browser got no response for {url}", url=url)
+        _raise_if_refused(response.headers, url)
         if state.main_response is None:
             state.main_response = response
 
@@ -531,6 +550,13 @@ class BrowserFetcher:
             final_url=self.routes.unapply(state.final_url()),
             via="browser",
         )
+
+
+def _raise_if_refused(headers: dict[str, str], url: str) -> None:
+    """The guard proxy answered instead of the site (a hop to a private address)."""
+    reason = headers.get(REFUSED_HEADER)
+    if reason:
+        raise FetchError(f"browser could not load {url}: {reason}", url=url)
 
 
 def _challenged(capture: Capture) -> bool:

@@ -203,14 +203,21 @@ def _guarded_transport(routes: Routes) -> httpx.AsyncHTTPTransport:
     pool = getattr(transport, "_pool", None)
     inner = getattr(pool, "_network_backend", None)
     if inner is not None:
-        trusted = set()
-        for _, base in routes.items():
-            parts = urlsplit(base)
-            if parts.hostname:
-                default = 443 if parts.scheme == "https" else 80
-                trusted.add((parts.hostname.lower(), parts.port or default))
-        pool._network_backend = _GuardedBackend(inner, trusted)  # type: ignore[union-attr]
+        pool._network_backend = _GuardedBackend(  # type: ignore[union-attr]
+            inner, route_targets(routes))
     return transport
+
+
+def route_targets(routes: Routes) -> set[tuple[str, int]]:
+    """(host, port) of every route's target: trusted by the address guard (a route is
+    written on purpose)."""
+    trusted = set()
+    for _, base in routes.items():
+        parts = urlsplit(base)
+        if parts.hostname:
+            default = 443 if parts.scheme == "https" else 80
+            trusted.add((parts.hostname.lower(), parts.port or default))
+    return trusted
 
 
 def _host_key(url: str) -> str:
