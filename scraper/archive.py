@@ -141,6 +141,12 @@ def m007_capture_incomplete(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m008_listing_show_image(db: sqlite_utils.Database) -> None:
+    # The show's artwork as each platform gives it (the rebuilt feed's itunes:image).
+    db.table("listings").add_column("show_image", str)
+
+
+@migrations()
 def m020_alerts(db: sqlite_utils.Database) -> None:
     # Drift already alerted (scraper.notify): a key per drift item per podcast, kept while
     # the drift lasts, so the same report is never sent twice and drift that comes back is.
@@ -858,7 +864,7 @@ class Archive:
                 show = show or Show(
                     title=previous["show_title"], author=previous["show_author"],
                     description=previous["show_description"],
-                    claimed_count=previous["claimed_count"],
+                    claimed_count=previous["claimed_count"], image=previous.get("show_image"),
                 )
             first = outcome.captures[0] if outcome.captures else None
             warnings = "\n".join(listing.warnings) if listing and listing.warnings else None
@@ -874,6 +880,7 @@ class Archive:
                  "show_title": show.title if show else None,
                  "show_author": show.author if show else None,
                  "show_description": show.description if show else None,
+                 "show_image": show.image if show else None,
                  "incomplete_reason": listing.incomplete_reason if listing else None,
                  "warnings": warnings,
                  "window": outcome.window, "window_from": outcome.window_from}

@@ -813,11 +813,19 @@ def notify(
         typer.echo(f"test alert delivered to {delivery.delivered} of "
                    f"{len(settings.notify.urls)} URLs")
         raise typer.Exit(0 if not delivery.errors else EXIT_FAILED)
-    from scraper.archive import Archive
+    from scraper.errors import ArchiveError, LockedError
+    from scraper.sync import open_archive
 
     db_path = _db_path(db, config)
     _open_existing(db_path).close()
-    archive = Archive(db_path)
+    try:
+        # The sync lock: a sync alerts after its run, and the same drift must not be
+        # alerted twice by two processes that both found it not alerted yet.
+        lock, archive = open_archive(db_path)
+    except LockedError as error:
+        raise _fail(str(error), EXIT_LOCKED) from None
+    except ArchiveError as error:
+        raise _fail(str(error), EXIT_ARCHIVE) from None
     try:
         from scraper.reads import podcasts
 
@@ -825,6 +833,7 @@ def notify(
         results = notify_podcasts(archive, settings.notify, ids, db_name=db_path.stem)
     finally:
         archive.close()
+        lock.release()
     rows = summary_json(results)
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))

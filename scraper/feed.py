@@ -4,6 +4,10 @@ RSS 2.0 with the `itunes`, `podcast` (Podcasting 2.0, podcastindex.org/namespace
 `content` namespaces, written with feedgen (its `podcast` extension is iTunes; the
 Podcasting 2.0 elements and our own listing element are feedgen extensions defined here).
 
+The channel: title, author, description and artwork (`<image>`, and `itunes:image` when
+the URL ends in .jpg or .png, as Apple requires) from the sources' latest good listings,
+the publisher's feed first, then platforms in the feed's fixed order.
+
 Per canonical episode (newest first):
 - `guid`: the publisher's `<guid>` (with its isPermaLink flag) when the publisher's feed
   gave one for a row linked to the episode; else ours, `urn:uuid:` + a UUID5 of the podcast
@@ -97,6 +101,8 @@ class ShowData:
     description: str | None
     link: str | None
     episodes: list[dict[str, Any]]
+    # The show's artwork (the publisher's first, as for title and description).
+    image: str | None = None
     # canonical id -> its linked platform rows (platform, episode_id, url, audio_url,
     # extra, listed, source_id, id, published_raw), in no particular order
     rows: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -150,6 +156,7 @@ def read_show(db: sqlite_utils.Database, podcast_id: int, name: str) -> ShowData
     return ShowData(
         podcast_id=podcast_id, name=name, title=first("show_title"),
         author=first("show_author"), description=first("show_description"),
+        image=first("show_image"),
         link=all_sources[0]["url"] if all_sources else None,
         episodes=episodes, rows=rows, keys=keys,
     )
@@ -400,6 +407,11 @@ def build_feed(show: ShowData, *, include_all: bool = False,
     if show.author:
         fg.podcast.itunes_author(xml_text(show.author))
     fg.podcast.itunes_summary(xml_text(show.description) or title)
+    image = xml_text(show.image)
+    if image and image.startswith(("https://", "http://")):
+        fg.image(url=image, title=title, link=show.link or self_url or "http://localhost/")
+        # feedgen sets itunes:image only for a URL ending in .jpg or .png (Apple's rule).
+        fg.podcast.itunes_image(image)
     guids = our_guids(show.name, show.keys)
     items, without_audio, newest = 0, 0, None
     for episode in show.episodes:

@@ -321,10 +321,10 @@ def reconciled_podcasts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 def show_listings(db: sqlite_utils.Database, podcast_id: int) -> list[dict[str, Any]]:
     """Each source of the podcast that has a good listing, with that latest listing's show
-    title, author and description; in no particular order."""
+    title, author, description and image; in no particular order."""
     return list(db.query(
         "SELECT s.platform, s.url, s.id AS source_id, l.show_title, l.show_author, "
-        "l.show_description FROM sources s JOIN listings l ON l.id = ("
+        "l.show_description, l.show_image FROM sources s JOIN listings l ON l.id = ("
         "  SELECT max(id) FROM listings WHERE source_id = s.id "
         f"  AND status IN ({_in(list(GOOD_STATUSES))})) "
         "WHERE s.podcast_id = ?", [*GOOD_STATUSES, podcast_id]))

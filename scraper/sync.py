@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import adapters
 from adapters.base import Adapter
@@ -37,6 +37,9 @@ from scraper.errors import (
 from scraper.models import Capture, Episode, Listing, Request, request_key
 from scraper.normalize import is_strict_prefix
 from scraper.parsing import parse_capture, parse_off_loop, use_parse_pool
+
+if TYPE_CHECKING:  # the browser module imports Playwright: only when a source needs it
+    from scraper.browser import BrowserFetcher
 
 # A complete listing below these fractions of the last good one, or of the count the
 # platform claims, means the adapter no longer reads the page right.
@@ -411,9 +414,9 @@ class _Fetchers:
         self.routes = routes
         self.http = Fetcher(FetchPolicy(**settings), routes)
         self.config = config
-        self._browser = None
+        self._browser: BrowserFetcher | None = None
 
-    def browser(self):
+    def browser(self) -> BrowserFetcher:
         if self._browser is None:
             from scraper.browser import BrowserFetcher, BrowserOptions
 

@@ -6,6 +6,7 @@ served by Datasette at /-/feed/<slug>.xml and linked from its index."""
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import tempfile
@@ -130,6 +131,12 @@ def test_the_demo_feed_round_trips_to_the_archive(demo_db, tmp_path):
     parsed = feedparser.parse(xml)
     assert {e.id: e.enclosures[0].href for e in parsed.entries} == publisher
     assert all(not e.guidislink for e in parsed.entries)
+    # The show's artwork: the publisher's, as <image> and itunes:image.
+    images = _show_images(db)
+    assert len(set(images.values())) == len(images) >= 6  # each platform has its own
+    assert parsed.feed.image.href == images["rss"]
+    channel = xml.split(b"<item>")[0]
+    assert re.findall(rb'<itunes:image href="([^"]+)"', channel) == [images["rss"].encode()]
 
 
 def test_the_feed_is_namespaced_rss_with_the_platforms_of_each_item(demo_db):
@@ -155,6 +162,13 @@ def test_the_feed_is_namespaced_rss_with_the_platforms_of_each_item(demo_db):
     assert Counter(len(v) for v in listed.values())[6] > 0  # some are on every platform
     # The same archive gives the same bytes.
     assert feed_for(db, "ai-post-transformers").xml == xml
+
+
+def _show_images(db: sqlite_utils.Database) -> dict[str, str]:
+    """platform -> the show image its latest listing recorded."""
+    return {r["platform"]: r["show_image"] for r in db.query(
+        "SELECT s.platform, l.show_image FROM sources s JOIN listings l ON l.id = "
+        "(SELECT max(id) FROM listings WHERE source_id = s.id) WHERE l.show_image IS NOT NULL")}
 
 
 def test_a_feed_from_the_platforms_alone(platforms_db):
@@ -184,6 +198,9 @@ def test_a_feed_from_the_platforms_alone(platforms_db):
             "ORDER BY coalesce(pe.listed, 1) DESC, pe.platform, pe.source_id, pe.id"):
         first_audio.setdefault(row["title"], row["audio_url"])
     assert {e.title: e.enclosures[0].href for e in parsed.entries} == first_audio
+    # No publisher feed: the artwork of the first platform by name that gives one.
+    images = _show_images(db)
+    assert "rss" not in images and parsed.feed.image.href == images[min(images)]
     db.close()
     _sync(platforms_db, without=NOT_PLATFORMS_ALONE)  # an unchanged re-sync
     again = feedparser.parse(feed_for(sqlite_utils.Database(platforms_db), PODCAST).xml)

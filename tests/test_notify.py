@@ -226,6 +226,14 @@ def test_scraper_notify_checks_an_archive_now(tmp_path, receiver):
     assert receiver.messages == []
     config = tmp_path / "scraper.toml"
     config.write_text(f'[notify]\nurls = ["{receiver.url}"]\non = ["missing"]\n', "utf-8")
+    # While a sync holds the archive, notify waits its turn (exit 3) and sends nothing: two
+    # processes must not both alert the drift neither has recorded as alerted yet.
+    from filelock import FileLock
+
+    with FileLock(f"{db}.lock", timeout=0):
+        locked = _cli("notify", "--config", str(config), "--db", str(db), cwd=tmp_path)
+    assert locked.returncode == 3 and "another scraper sync is writing" in locked.stderr
+    assert len(locked.stderr.strip().splitlines()) == 1 and receiver.messages == []
     first = _cli("notify", "--config", str(config), "--db", str(db), "--json", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout) == [{"podcast": PODCAST, "new": 7, "kinds": {"missing": 7},

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -172,6 +173,34 @@ def test_help_has_readable_metavars_completion_and_verbosity():
         assert flag in top
     quiet = cli("--quiet", "sync", "-c", "/nonexistent.toml")
     assert quiet.returncode == 2
+
+
+
+def test_installed_bash_completion_completes_commands_and_flags(tmp_path):
+    """`scraper --install-completion bash` into a fresh HOME, then a bash that loads what it
+    installed completes commands and a command's flags through the console script."""
+    script = shutil.which("scraper")
+    assert script, "the `scraper` console script is not on PATH (pip install -e .)"
+    env = {"HOME": str(tmp_path), "PATH": f"{Path(script).parent}:{os.environ['PATH']}",
+           "SHELL": "/bin/bash"}
+    installed = subprocess.run([script, "--install-completion", "bash"], capture_output=True,
+                               text=True, env=env, timeout=60)
+    assert installed.returncode == 0, installed.stderr
+    assert "_scraper_completion" in (tmp_path / ".bashrc").read_text() + "".join(
+        f.read_text() for f in tmp_path.rglob("*scraper*") if f.is_file())
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(words)
+        probe = (f"source {tmp_path}/.bashrc; COMP_WORDS=({line}); "
+                 f"COMP_CWORD={len(words) - 1}; _scraper_completion scraper; "
+                 'printf "%s\\n" "${COMPREPLY[@]}"')
+        done = subprocess.run(["bash", "--norc", "--noprofile", "-c", probe],
+                              capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert "sync" in complete("scraper", "sy") and "serve" not in complete("scraper", "sy")
+    assert complete("scraper", "diff", "--fail") == ["--fail-on"]
 
 
 # ---------------------------------------------------------------------------------------------
