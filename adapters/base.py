@@ -494,6 +494,18 @@ def count_from_text(value: str | None, words: Iterable[str] = COUNT_WORDS) -> in
     return int(re.sub(r"\D", "", found.group(1))) if found else None
 
 
+def only_count_in_text(value: str | None, words: Iterable[str] = COUNT_WORDS
+                       ) -> tuple[int, str] | None:
+    """The count printed in a whole page's text, with its printed form, when the page prints
+    one number of episodes (however often); None when it prints none or several, since
+    "More like this: 80 episodes" beside the show's own count is another show's."""
+    if not value:
+        return None
+    found = {int(re.sub(r"\D", "", m.group(1))): m.group(0)
+             for m in _count_pattern(tuple(words)).finditer(value)}
+    return next(iter(found.items())) if len(found) == 1 else None
+
+
 def count_text(value: str | None, words: Iterable[str] = COUNT_WORDS) -> str | None:
     """The printed count itself ("458 episodes") in `value`, or None."""
     if not value:
@@ -754,13 +766,12 @@ class Adapter:
                              else node_text)
                     if fact.count and value is not None:
                         facts.printed[fact.name] = count_text(node_text, self.count_words) or ""
-                    if value is None and fact.count:  # the count's hook renamed: any text
+                    if value is None and fact.count:  # the count's hook renamed: the text
                         if page_text is None:
                             page_text = text(tree.body) or ""
-                        value = count_from_text(page_text, self.count_words)
-                        if value is not None:
-                            facts.printed[fact.name] = count_text(page_text,
-                                                                  self.count_words) or ""
+                        only = only_count_in_text(page_text, self.count_words)
+                        if only is not None:
+                            value, facts.printed[fact.name] = only
                 elif signal == "url" and fact.url:
                     value = _group(fact.url.search(capture.url), fact.name)
                 if fact.count and isinstance(value, str):

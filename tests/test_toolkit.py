@@ -273,3 +273,16 @@ def test_read_facts_falls_back_to_visible_text_and_url():
     assert missing.missing == ["show_id", "title"]
     assert "count" not in missing.values
     assert _Toy.facts_doc().splitlines()[0] == "show_id (required): canonical > state > url"
+
+
+def test_a_count_read_from_the_page_text_must_be_the_only_one():
+    # The count's own hook is gone; the page text prints the show's count twice (header
+    # and footer): that is the count.
+    twice = _Toy().read_facts(capture("<h1>Show</h1><p>458 episodes</p><footer>All 458 "
+                                      "episodes</footer>"))
+    assert twice.values["count"] == 458 and twice.printed["count"] == "458 episodes"
+    # Beside another show's count ("More like this"), the page does not say which is ours:
+    # no count rather than the wrong one.
+    other = _Toy().read_facts(capture("<h1>Show</h1><aside>More like this: Other Show, "
+                                      "80 episodes</aside><p>458 episodes</p>"))
+    assert "count" not in other.values and other.missing == []
