@@ -727,36 +727,46 @@ class Archive:
              "incomplete_reason": capture.incomplete_reason}
         )
 
+    # The columns a stored capture is read back from (`_capture_from_row`).
+    _CAPTURE_SELECT = (
+        "select c.url, c.final_url, c.status, c.fetched_at, c.content_type, c.etag, "
+        "c.last_modified, c.via, b.compressed, c.server_date, c.method, c.request_sha256, "
+        "c.request_headers, rb.compressed, c.incomplete_reason, c.run_id, c.source_id "
+        "from captures c join bodies b on b.sha256 = c.sha256 "
+        "left join bodies rb on rb.sha256 = c.request_sha256 ")
+
     def latest_capture(self, target: str | Request,
                        source_id: int | None = None) -> Capture | None:
         """The newest stored 2xx capture answering `target` (a URL: a GET; or a `Request`,
         matched on url + method + body hash), for 304 reuse and reparse."""
+        row = self._latest_capture_row(target, source_id)
+        return _capture_from_row(row) if row else None
+
+    def latest_page_states(self, target: str | Request,
+                           source_id: int | None = None) -> list[Capture]:
+        """`latest_capture(target)` and, after it, the page states the browser captured in
+        the same run from that page (`<url>#page=2`, ...: a paginator it clicked through),
+        in order: what the sync parsed, for reparse."""
+        row = self._latest_capture_row(target, source_id)
+        if row is None:
+            return []
+        states = self.db.execute(
+            self._CAPTURE_SELECT + "where c.run_id = ? and c.source_id = ? and "
+            "substr(c.url, 1, ?) = ? and c.status between 200 and 299 order by c.id",
+            [row[15], row[16], len(row[0]) + 6, row[0] + "#page="]).fetchall()
+        return [_capture_from_row(r) for r in [row, *states]]
+
+    def _latest_capture_row(self, target: str | Request,
+                            source_id: int | None) -> tuple | None:
         request = Request.of(target)
         url, method, body_sha = request.key
-        sql = (
-            "select c.url, c.final_url, c.status, c.fetched_at, c.content_type, c.etag, "
-            "c.last_modified, c.via, b.compressed, c.server_date, c.method, c.request_sha256, "
-            "c.request_headers, rb.compressed, c.incomplete_reason from captures c join bodies b "
-            "on b.sha256 = c.sha256 left join bodies rb on rb.sha256 = c.request_sha256 "
-            "where c.url = ? and c.status between 200 and 299 "
-            "and coalesce(c.method, 'GET') = ? and c.request_sha256 is ?"
-        )
+        sql = (self._CAPTURE_SELECT + "where c.url = ? and c.status between 200 and 299 "
+               "and coalesce(c.method, 'GET') = ? and c.request_sha256 is ?")
         params: list[Any] = [url, method, body_sha]
         if source_id is not None:
             sql += " and c.source_id = ?"
             params.append(source_id)
-        row = self.db.execute(sql + " order by c.id desc limit 1", params).fetchone()
-        if row is None:
-            return None
-        headers = {k: v for k, v in (("content-type", row[4]), ("etag", row[5]),
-                                     ("last-modified", row[6]), ("date", row[9])) if v}
-        return Capture(url=row[0], final_url=row[1], status=row[2],
-                       fetched_at=datetime.fromisoformat(row[3]), headers=headers,
-                       body=zlib.decompress(row[8]), via=row[7] or "http",
-                       method=row[10] or "GET",
-                       request_body=zlib.decompress(row[13]) if row[13] is not None else None,
-                       request_headers=json.loads(row[12]) if row[12] else {},
-                       incomplete_reason=row[14])
+        return self.db.execute(sql + " order by c.id desc limit 1", params).fetchone()
 
     def last_good_chain(self, source_id: int) -> list[str | Request]:
         """The requests, in fetch order, of the source's last complete listing (a URL for a
@@ -955,6 +965,19 @@ class Archive:
                     outcome.removed += 1
         if versions:
             self.db.table("platform_episode_versions").insert_all(versions, batch_size=150)
+
+
+def _capture_from_row(row: tuple) -> Capture:
+    """A capture as `Archive._CAPTURE_SELECT` reads it back."""
+    headers = {k: v for k, v in (("content-type", row[4]), ("etag", row[5]),
+                                 ("last-modified", row[6]), ("date", row[9])) if v}
+    return Capture(url=row[0], final_url=row[1], status=row[2],
+                   fetched_at=datetime.fromisoformat(row[3]), headers=headers,
+                   body=zlib.decompress(row[8]), via=row[7] or "http",
+                   method=row[10] or "GET",
+                   request_body=zlib.decompress(row[13]) if row[13] is not None else None,
+                   request_headers=json.loads(row[12]) if row[12] else {},
+                   incomplete_reason=row[14])
 
 
 def _new_id(inserted: sqlite_utils.db.Table) -> int:

@@ -725,16 +725,18 @@ async def _run_reparse(db_path: Path, *, podcast: str | None,
 
             async def stored(page_url: str | Request, source_id: int = source_id,
                              adapter: Adapter = adapter) -> list[Capture]:
-                capture = archive.latest_capture(page_url, source_id)
-                for older in adapter.older_forms(page_url) if capture is None else []:
-                    capture = archive.latest_capture(older, source_id)
-                    if capture is not None:
+                # With the page states a browser clicked through, as the sync parsed them.
+                captures = archive.latest_page_states(page_url, source_id)
+                for older in adapter.older_forms(page_url) if not captures else []:
+                    captures = archive.latest_page_states(older, source_id)
+                    if captures:
                         break
-                if capture is None:
+                if not captures:
                     raise FetchError(f"no stored capture of {Request.of(page_url).describe()} "
                                      f"(reparse never fetches)")
-                capture.not_modified = True  # already stored: don't store it again
-                return [capture]
+                for capture in captures:
+                    capture.not_modified = True  # already stored: don't store it again
+                return captures
 
             outcome = await collect_source(adapter, url, source_id, stored,
                                            archive.last_good_listing(source_id))

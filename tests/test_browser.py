@@ -275,6 +275,48 @@ def test_a_listing_cut_by_max_clicks_is_partial_and_removes_nothing(
         archive.close()
 
 
+def test_reparse_reads_every_page_state_the_browser_captured(
+        server, runner, browser, tmp_path, monkeypatch):
+    """A paginator's states are stored as `<url>`, `<url>#page=2`, ...; a reparse parses
+    them all, as the sync did (the first alone would look like a listing that shrank)."""
+    import adapters as registry
+    from scraper.sync import reparse
+
+    adapter = LoadMoreAdapter()
+    original = registry.get
+    monkeypatch.setattr(registry, "get",
+                        lambda name: adapter if name == adapter.name else original(name))
+    url = f"{server.base}/load-more"
+    path = tmp_path / "archive.db"
+
+    async def fetch(page_url: str | Request) -> list[Capture]:
+        return await browser.fetch_pages(Request.of(page_url).url,
+                                         wait_for=adapter.browser_wait_for,
+                                         click_next=adapter.browser_next)
+
+    def record(max_clicks: int) -> None:
+        archive = Archive(path)
+        try:
+            source = archive.ensure_source(archive.ensure_podcast("Show"), adapter.name, url,
+                                           "browser")
+            run = archive.start_run("sync", 1)
+            with overridden(browser, max_clicks=max_clicks):
+                outcome = runner.run(collect_source(adapter, url, source, fetch,
+                                                    archive.last_good_listing(source)))
+            archive.record_source(run, outcome)
+            archive.finish_run(run, [outcome])
+        finally:
+            archive.close()
+
+    record(50)
+    (whole,) = reparse(path).sources
+    assert (whole.status, whole.listed, whole.pages, whole.removed) == ("ok", TOTAL, 3, 0)
+    record(1)  # cut short: its stored states say so, and so does their reparse
+    (cut,) = reparse(path).sources
+    assert (cut.status, cut.listed, cut.removed) == ("partial", 2 * PAGE_SIZE, 0)
+    assert "max_clicks = 1" in (cut.error or "")
+
+
 def test_replacing_paginator_gives_one_capture_per_page(server, runner, browser):
     url = f"{server.base}/paginator"
     captures = runner.run(browser.fetch_pages(url, wait_for="li.episode", click_next="button.next"))
