@@ -35,7 +35,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from scraper.errors import FetchError
-from scraper.fetch import check_address, route_targets
+from scraper.fetch import check_address, is_route_target, route_targets
 from scraper.guard_proxy import REFUSED_HEADER, GuardProxy
 from scraper.models import Capture
 from scraper.models import Request as FetchRequest
@@ -214,7 +214,9 @@ class BrowserFetcher:
                 await route.abort("blockedbyclient")
                 return
             if self.routes.apply(request.url) == request.url:
-                if not self.options.allow_private and request.url.startswith(("http:", "https:")):
+                if (not self.options.allow_private
+                        and request.url.startswith(("http:", "https:"))
+                        and not is_route_target(request.url, route_targets(self.routes))):
                     try:
                         await check_address(request.url)
                     except FetchError as refused:

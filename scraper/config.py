@@ -8,7 +8,7 @@ name = "AI Post Transformers"
 sources = [
   { url = "https://podcast.do-not-panic.com/feed.xml" },                  # platform detected
   { url = "https://www.radio.net/podcast/ai-post-transformers" },
-  { url = "http://127.0.0.1:8123/podcast/x", platform = "radionet" },     # allow_private
+  { url = "http://127.0.0.1:8123/podcast/x", platform = "radionet" },     # a route's target
   { url = "https://podimo.com/no/shows/x", fetch = "browser" },          # real Chromium
 ]
 

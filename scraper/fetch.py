@@ -208,6 +208,16 @@ def _guarded_transport(routes: Routes) -> httpx.AsyncHTTPTransport:
     return transport
 
 
+def is_route_target(url: str, targets: set[tuple[str, int]]) -> bool:
+    """`url` is on a host and port a route points at."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
+    return parts.hostname is not None and (parts.hostname.lower(), port) in targets
+
+
 def route_targets(routes: Routes) -> set[tuple[str, int]]:
     """(host, port) of every route's target: trusted by the address guard (a route is
     written on purpose)."""
@@ -317,6 +327,9 @@ class Fetcher:
     ):
         self.policy = policy or FetchPolicy()
         self.routes = routes or Routes()
+        # Where routes point: trusted like a routed request (`[routes]` is written on
+        # purpose), so a source may name its mirror's own URL (DESIGN.md's example).
+        self._route_targets = route_targets(self.routes)
         # Injectable so tests can observe (or shorten) every wait.
         self._sleep: Sleep = sleep or asyncio.sleep
         self.requests_made = 0
@@ -425,7 +438,8 @@ class Fetcher:
             _check_scheme(routed, "routed URL")
             # Checked before robots.txt is asked for, at every hop. A routed request's
             # target is trusted: a route is written on purpose.
-            if routed == current and not self.policy.allow_private:
+            if (routed == current and not self.policy.allow_private
+                    and not is_route_target(current, self._route_targets)):
                 await check_address(current)
             if check_robots and self.policy.obey_robots:
                 await self._check_robots(current)

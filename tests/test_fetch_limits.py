@@ -24,6 +24,14 @@ from scraper.routes import Routes
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def policy(**overrides: Any) -> FetchPolicy:
     values: dict[str, Any] = dict(min_delay=0.0, timeout=5.0, retries=1, backoff_base=0.01,
                                   obey_robots=False, allow_private=True)
@@ -196,6 +204,13 @@ def test_the_connection_itself_is_guarded(server: LocalServer, monkeypatch) -> N
     routes = Routes({"https://show.example": server.base})
     assert fetch("https://show.example/inside", policy(allow_private=False), routes).body \
         == b"internal"
+    # And a source may name the route's target itself (a mirror written as its own URL,
+    # as DESIGN.md's sources file does): the route says it is meant.
+    assert fetch(f"{server.base}/inside", policy(allow_private=False), routes).body \
+        == b"internal"
+    # Only that host and port: another port on loopback is still refused.
+    with pytest.raises(AddressRefused, match="loopback"):
+        fetch(f"http://127.0.0.1:{_free_port()}/inside", policy(allow_private=False), routes)
 
 
 def test_a_private_source_is_fetched_when_allowed(server: LocalServer) -> None:
