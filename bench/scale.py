@@ -6,7 +6,8 @@ descriptions, 3% missing per platform) is written through the archive's real wri
 
 - reconcile cold, re-run with nothing new, and after one new feed episode (recorded as a
   sync records it) -- each in a fresh child process;
-- `scraper diff --json`, `scraper diff --markdown` and `scraper episodes --json`, the
+- `scraper diff --json`, `scraper diff --markdown`, `scraper episodes --json` and
+  `scraper changes --json` (every version row: a first sync's are the whole archive), the
   command's own code (`scraper.cli.app`) in a child process, stdout to /dev/null;
 - the first page of every Datasette canned query (what Datasette fetches: up to
   max_returned_rows + 1 = 1,001 rows), with the template's default parameters.
@@ -40,7 +41,7 @@ QUICK_PER_PLATFORM = 5_000
 # Datasette fetches max_returned_rows + 1 rows for a page (default 1,000).
 FIRST_PAGE = 1001
 GOALS = {"reconcile_one_new_s": 0.5, "reconcile_one_new_peak_mib": 300,
-         "diff_json_peak_mib": 250, "episodes_json_peak_mib": 250,
+         "diff_json_peak_mib": 250, "episodes_json_peak_mib": 250, "changes_json_peak_mib": 250,
          "canned_query_first_page_max_s": 0.1}
 
 
@@ -182,6 +183,7 @@ def run(quick: bool = False, per_platform: int | None = None) -> Section:
         diff_json = _child(["cli", "diff", "--json", *db])
         diff_md = _child(["cli", "diff", "--markdown", *db])
         episodes_json = _child(["cli", "episodes", "--json", *db])
+        changes_json = _child(["cli", "changes", "--json", *db])
         size_mib = path.stat().st_size / 2**20
     figures = {
         "scale.rows": cold["rows"],
@@ -200,6 +202,8 @@ def run(quick: bool = False, per_platform: int | None = None) -> Section:
         "scale.diff_markdown_peak_mib": round(diff_md["peak_mib"], 1),
         "scale.episodes_json_s": round(episodes_json["wall_s"], 2),
         "scale.episodes_json_peak_mib": round(episodes_json["peak_mib"], 1),
+        "scale.changes_json_s": round(changes_json["wall_s"], 2),
+        "scale.changes_json_peak_mib": round(changes_json["peak_mib"], 1),
         "scale.canned_query_first_page_max_s": round(max(pages.values()), 4),
         **{f"scale.canned_query.{name}_s": round(s, 4) for name, s in pages.items()},
     }
@@ -217,6 +221,9 @@ def run(quick: bool = False, per_platform: int | None = None) -> Section:
         Row(f"scale: episodes --json at {rows:,} rows",
             f"{episodes_json['peak_mib']:,.0f} MiB peak", "-", "-",
             f"{fmt_seconds(episodes_json['wall_s'])} (goal < 250 MiB)"),
+        Row(f"scale: changes --json at {rows:,} rows (every version of the first sync)",
+            f"{changes_json['peak_mib']:,.0f} MiB peak", "-", "-",
+            f"{fmt_seconds(changes_json['wall_s'])} (goal < 250 MiB)"),
         Row(f"scale: slowest canned query first page at {rows:,} rows",
             fmt_seconds(max(pages.values())), "-", "-",
             f"{max(pages, key=pages.get)} (goal < 100 ms)"),

@@ -723,7 +723,7 @@ def changes(
 ) -> None:
     """What appeared, disappeared or changed on each platform between syncs."""
     from scraper.cli_checks import known_platforms, known_podcast, one_format, since_value
-    from scraper.drift import changes_report
+    from scraper.drift import changes_report, iter_changes
 
     with _usage():
         one_format(json=as_json, csv=as_csv)
@@ -732,15 +732,16 @@ def changes(
     database = _open_existing(_db_path(db, config))
     with _usage():
         known_podcast(database, podcast)
-    items = changes_report(database, since, podcast=podcast, platforms=platform or None)
-    if as_json:
-        typer.echo(json.dumps(items, indent=2, ensure_ascii=False, default=str))
-        return
-    if as_csv:
-        from scraper.csvout import write_csv
+    if as_json or as_csv:  # written as read: a first sync's changes are the whole archive
+        stream = iter_changes(database, since, podcast=podcast, platforms=platform or None)
+        if as_json:
+            _write_stream(stream)
+        else:
+            from scraper.csvout import write_csv
 
-        write_csv(items, CHANGE_FIELDS)
+            write_csv(stream, CHANGE_FIELDS)
         return
+    items = changes_report(database, since, podcast=podcast, platforms=platform or None)
     from scraper.tables import Column, render
 
     columns = [Column("run", "run_id", priority=2, right=True),

@@ -337,6 +337,17 @@ def changes_report(
     JSON). `since` is an ISO date or time (versions seen at or after it) or a run id "3" /
     "run:3" (versions of that run and later). `title` is the episode's current title.
     """
+    return list(iter_changes(db, since, podcast=podcast, platforms=platforms))
+
+
+def iter_changes(
+    db: sqlite_utils.Database,
+    since: str | None = None,
+    podcast: int | str | None = None,
+    platforms: list[str] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """`changes_report` one version at a time (a first sync's versions are every row of the
+    archive: `changes --json`/`--csv` write them as they are read)."""
     run_from, seen_from = None, None
     if since:
         run = _RUN.match(since.strip())
@@ -344,11 +355,9 @@ def changes_report(
             run_from = int(run.group(1))
         else:
             seen_from = since.strip()
-    rows = reads.version_rows(db, run_from=run_from, seen_from=seen_from, podcast=podcast,
-                              platforms=platforms)
-    return [
-        {**row, "changes": json.loads(row["changes"]) if row["changes"] else {}} for row in rows
-    ]
+    for row in reads.version_rows(db, run_from=run_from, seen_from=seen_from, podcast=podcast,
+                                  platforms=platforms):
+        yield {**row, "changes": json.loads(row["changes"]) if row["changes"] else {}}
 
 
 # ---------------------------------------------------------------------------------------------
