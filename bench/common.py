@@ -171,7 +171,8 @@ def git_revision() -> str:
                               capture_output=True, text=True).stdout.strip()
         # The bench's own output files don't count: it writes them before this is read.
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                ".", ":!bench/RESULTS.md", ":!bench/results.json"],
+                                ".", ":!bench/RESULTS.md", ":!bench/results.json",
+                                ":!bench/sections.json"],
                                cwd=ROOT, check=True, capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
