@@ -230,7 +230,11 @@ def _wait_forwarding_signals(process: DatasetteProcess) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signum)
 
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+    # A signal ignored when we started stays ignored (`nohup scraper serve` ignores SIGHUP,
+    # and so does Datasette, which inherits that): forwarding it would only get Datasette
+    # killed after the grace period.
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS
+                if signal.getsignal(sig) != signal.SIG_IGN}
     try:
         while True:
             try:

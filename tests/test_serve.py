@@ -17,6 +17,7 @@ from feeds import FeedServer, items, render
 from httpserver import LocalServer
 
 from scraper.config import parse_config
+from scraper.datasette import STOP_GRACE
 from scraper.sync import sync
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,12 +41,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_serve(db: Path, port: int, tmp: Path) -> subprocess.Popen:
+def start_serve(db: Path, port: int, tmp: Path, *, nohup: bool = False) -> subprocess.Popen:
+    """`scraper serve`, with SIGHUP at its default (whatever the test run inherited), or
+    ignored as `nohup` leaves it."""
     tmp.mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}
+    hangup = signal.SIG_IGN if nohup else signal.SIG_DFL
     return subprocess.Popen([sys.executable, "-m", "scraper", "serve", "--db", str(db),
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, hangup))
 
 
 def wait_until_up(port: int, process: subprocess.Popen) -> None:
@@ -88,6 +93,27 @@ def test_datasette_stops_with_serve(archive, tmp_path, sig):
     assert code in (0, 128 + sig), code
     assert port_closed(port)
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_under_nohup_a_hangup_is_ignored_by_both(archive, tmp_path):
+    port = free_port()
+    process = start_serve(archive, port, tmp_path / "tmp", nohup=True)
+    try:
+        wait_until_up(port, process)
+        process.send_signal(signal.SIGHUP)
+        # Past the grace after which a forwarded signal gets Datasette killed.
+        time.sleep(STOP_GRACE + 2)
+        assert process.poll() is None  # still serving, and so is Datasette
+        httpx.get(f"http://127.0.0.1:{port}/-/versions.json", timeout=5).raise_for_status()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+    assert code in (0, 128 + signal.SIGTERM), code
+    assert port_closed(port)
 
 
 def test_datasette_dies_with_a_killed_serve(archive, tmp_path):
