@@ -173,8 +173,8 @@ class MatchStore:
         self.db.conn.executemany(
             "INSERT INTO match_counts (podcast_id, kind, value, source_id, n) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(podcast_id, kind, value, source, n)
-             for (kind, value, source), n in sorted(counts.items())])
+            ((podcast_id, kind, value, source, n)
+             for (kind, value, source), n in sorted(counts.items())))
         self.db.execute("INSERT OR IGNORE INTO match_podcasts (podcast_id) VALUES (?)",
                         [podcast_id])
 
@@ -182,11 +182,11 @@ class MatchStore:
         self.db.conn.executemany(
             "INSERT OR REPLACE INTO match_items (platform_episode_id, podcast_id, tkey, day, "
             "guid) VALUES (?, ?, ?, ?, ?)",
-            [(pe, podcast_id, tkey, day, guid) for pe, tkey, day, guid, _ in features])
+            ((pe, podcast_id, tkey, day, guid) for pe, tkey, day, guid, _ in features))
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO match_keys (podcast_id, key, platform_episode_id) "
             "VALUES (?, ?, ?)",
-            [(podcast_id, key, pe) for pe, _, _, _, keys in features for key in sorted(keys)])
+            ((podcast_id, key, pe) for pe, _, _, _, keys in features for key in sorted(keys)))
 
     def drop_features(self, podcast_id: int, old: list[tuple[int, set[str]]]) -> None:
         self.db.conn.executemany("DELETE FROM match_items WHERE platform_episode_id = ?",

@@ -12,6 +12,7 @@ import heapq
 import html
 import json
 import re
+import sys
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -181,9 +182,12 @@ def raw_keys(description: str | None, extra: Any) -> set[str]:
     return link_keys(description, [str(u) for u in links if u])
 
 
-def opening_words(description: str | None) -> set[str]:
-    """Words of a description's opening, boilerplate kept (see reconcile's boilerplate)."""
-    return set(_WORD.findall(squash(description)[:DESCRIPTION_WINDOW]))
+def opening_words(description: str | None) -> tuple[str, ...]:
+    """The distinct words of a description's opening, boilerplate kept (see reconcile's
+    boilerplate). Small and shared: a cold reconcile holds every row's words at once, and
+    the same words open the same episode on every platform (so they are interned)."""
+    words = _WORD.findall(squash(description)[:DESCRIPTION_WINDOW])
+    return tuple(dict.fromkeys(map(sys.intern, words)))
 
 
 def item_from_row(row: dict[str, Any]) -> Item:

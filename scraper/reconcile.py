@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -110,7 +110,7 @@ def ensure_tables(db: sqlite_utils.Database) -> None:
 # Features and boilerplate
 
 
-def _item(row: dict[str, Any]) -> tuple[Item, set[str], set[str]]:
+def _item(row: dict[str, Any]) -> tuple[Item, set[str], tuple[str, ...]]:
     """An item with its raw (boilerplate kept) link keys and opening words."""
     item = item_from_row(row)
     item.order = (
@@ -122,7 +122,8 @@ def _item(row: dict[str, Any]) -> tuple[Item, set[str], set[str]]:
     return item, set(item.keys), opening_words(item.description)
 
 
-def _count(counts: Counts, source_id: int, keys: set[str], words: set[str], sign: int) -> None:
+def _count(counts: Counts, source_id: int, keys: Iterable[str], words: Iterable[str],
+           sign: int) -> None:
     for key in keys:
         counts[(KEY, key, source_id)] += sign
     for word in words:
@@ -151,7 +152,7 @@ class Noise:
         else:
             self.complete = False
 
-    def clean(self, items: list[tuple[Item, set[str], set[str]]]) -> None:
+    def clean(self, items: list[tuple[Item, set[str], tuple[str, ...]]]) -> None:
         if not self.complete:
             for kind, groups in ((KEY, [e[1] for e in items]), (WORD, [e[2] for e in items])):
                 known = self.known[kind]
@@ -187,7 +188,10 @@ def _match_full(store: MatchStore, podcast_id: int, ids: Iterator[int]) -> tuple
     for item, keys, words in entries:
         _count(counts, item.source_id, keys, words, 1)
     Noise(store, podcast_id, counts).clean(entries)
+    # The index keeps each item's raw link keys; the opening words were only for counting.
+    features = [_feature(item, keys) for item, keys, _ in entries]
     items = sorted((entry[0] for entry in entries), key=lambda i: i.order)
+    del entries
     by_id = {item.id: item for item in items}
     matcher = Matcher(ids)
     for link in store.podcast_links(podcast_id):
@@ -205,7 +209,7 @@ def _match_full(store: MatchStore, podcast_id: int, ids: Iterator[int]) -> tuple
     linked = {m.id for c in matcher.clusters.values() for m in c.members}
     for source_items in _group_by_source([i for i in items if i.id not in linked]):
         matcher.link_source(source_items)
-    store.replace_index(podcast_id, [_feature(i, k) for i, k, _ in entries], counts)
+    store.replace_index(podcast_id, features, counts)
     return matcher, len(items)
 
 
