@@ -55,8 +55,8 @@ SEEN_AT = "2026-03-08T06:00:00+00:00"
 def platform_variant(title: str, platform: str,
                      rng: random.Random) -> tuple[str, int, bool] | None:
     """How `platform` shows `title`: (title as shown, date shift in days, description cut),
-    or None when the platform does not list it. Shared by this benchmark and `scale`, so
-    both build the same kind of show."""
+    or None when the platform does not list it. Shared by this benchmark, `scale` and
+    tests/test_reconcile.py's scale test, so all build the same kind of show."""
     shown, shift, cut = title, 0, False
     if platform != "rss":
         roll = rng.random()

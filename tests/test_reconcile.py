@@ -20,6 +20,7 @@ from archive_rows import (
     truth_labels,
 )
 
+from bench.reconcile import platform_variant
 from scraper.matching import link_keys, normalize_title
 from scraper.reconcile import canonical_episodes_json, reconcile
 
@@ -397,27 +398,10 @@ def synthetic_rows(db, count: int = 5000, seed: int = 7):
         for n, title in enumerate(titles):
             day = base + n // 4
             description = f"{title}. Paper {n} walkthrough, arXiv:{2100 + n // 1000}.{n:05d}."
-            shown, shift, cut = title, 0, False
-            if platform != "rss":
-                roll = rng.random()
-                if roll < 0.03:  # not on this platform
-                    continue
-                if roll < 0.18:
-                    shown = "Episode: " + title
-                elif roll < 0.28:
-                    shown = title.lower()
-                elif roll < 0.31:  # a typo: only fuzzy scoring finds it
-                    words = title.split()
-                    i = max(range(len(words)), key=lambda k: len(words[k]))
-                    w = words[i]
-                    words[i] = w[:2] + w[3] + w[2] + w[4:]
-                    shown = " ".join(words)
-                if rng.random() < 0.05:
-                    shift = 1
-                if rng.random() < 0.05:
-                    cut = True
-            elif rng.random() < 0.02:  # gone from the feed
+            variant = platform_variant(title, platform, rng)
+            if variant is None:  # not on this platform
                 continue
+            shown, shift, cut = variant
             published = date_from_ordinal(day + shift)
             rows.append(episode_row(
                 source, f"{platform}-{n}", shown, published,
