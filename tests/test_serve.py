@@ -65,6 +65,14 @@ def wait_until_up(port: int, process: subprocess.Popen) -> None:
             time.sleep(0.2)
 
 
+def reap(process: subprocess.Popen) -> None:
+    """However a test ended: `serve` gone (killed if it is still there), its pipe closed."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    process.stderr.close()
+
+
 def port_closed(port: int, within: float = 15.0) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -86,10 +94,7 @@ def test_datasette_stops_with_serve(archive, tmp_path, sig):
         process.send_signal(sig)
         code = process.wait(timeout=30)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stderr.close()
+        reap(process)
     assert code in (0, 128 + sig), code
     assert port_closed(port)
     assert list((tmp_path / "tmp").iterdir()) == []
@@ -108,10 +113,7 @@ def test_under_nohup_a_hangup_is_ignored_by_both(archive, tmp_path):
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stderr.close()
+        reap(process)
     assert code in (0, 128 + signal.SIGTERM), code
     assert port_closed(port)
 

@@ -411,20 +411,25 @@ def test_replay_serves_demo_toml_for_sync_sources_and_add(tmp_path):
 # Datasette on the demo archive
 
 
+def wait_until_up(base: str, process) -> None:
+    """Until Datasette answers at `base` (30 s, and only while `serve`'s process lives)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/-/versions.json", timeout=5).read()
+            return
+        except OSError:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def datasette(demo_db):
     port = free_port()
     process = serve(demo_db, "127.0.0.1", port, wait=False)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/-/versions.json", timeout=5).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.2)
+        wait_until_up(base, process)
         yield base
     finally:
         process.stop()
@@ -522,14 +527,7 @@ def test_chart_draws_what_the_data_says_in_chromium(lagged_db, tmp_path):
     base = f"http://127.0.0.1:{port}"
     outside: list[str] = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/-/versions.json", timeout=5).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.2)
+        wait_until_up(base, process)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium,
                                         args=["--no-sandbox", "--disable-gpu"])
