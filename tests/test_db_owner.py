@@ -153,16 +153,21 @@ def _missing(archive: Archive) -> list[tuple[str, str]]:
     return [(r[0], r[5]) for r in rows]
 
 
+def _rss_and_castbox(archive: Archive) -> tuple[int, int]:
+    """A show on rss and castbox, episodes 1-3 on both, reconciled: (podcast, castbox)."""
+    podcast = archive.ensure_podcast("Show")
+    rss = archive.ensure_source(podcast, "rss", "https://rss.example/show", "http")
+    castbox = archive.ensure_source(podcast, "castbox", "https://castbox.example/show", "http")
+    _record(archive, rss, "rss", [1, 2, 3], 1)
+    _record(archive, castbox, "castbox", [1, 2, 3], 1)
+    archive.reconcile(podcast)
+    return podcast, castbox
+
+
 def test_link_presence_follows_the_platform_rows(tmp_path: Path):
     archive = Archive(tmp_path / "archive.db")
     try:
-        podcast = archive.ensure_podcast("Show")
-        rss = archive.ensure_source(podcast, "rss", "https://rss.example/show", "http")
-        castbox = archive.ensure_source(podcast, "castbox", "https://castbox.example/show",
-                                        "http")
-        _record(archive, rss, "rss", [1, 2, 3], 1)
-        _record(archive, castbox, "castbox", [1, 2, 3], 1)
-        archive.reconcile(podcast)
+        podcast, castbox = _rss_and_castbox(archive)
         assert archive.db.execute("SELECT count(*) FROM episode_links").fetchone()[0] == 6
         assert _presence_mismatches(archive) == []
         assert _missing(archive) == []
@@ -188,13 +193,7 @@ def test_m040_fills_the_copy_in_an_older_archive(tmp_path: Path):
     path = tmp_path / "archive.db"
     archive = Archive(path)
     try:
-        podcast = archive.ensure_podcast("Show")
-        rss = archive.ensure_source(podcast, "rss", "https://rss.example/show", "http")
-        castbox = archive.ensure_source(podcast, "castbox", "https://castbox.example/show",
-                                        "http")
-        _record(archive, rss, "rss", [1, 2, 3], 1)
-        _record(archive, castbox, "castbox", [1, 2, 3], 1)
-        archive.reconcile(podcast)
+        podcast, castbox = _rss_and_castbox(archive)
         _record(archive, castbox, "castbox", [1, 3], 2)
         for statement in (
             "DROP TRIGGER episode_links_presence_insert",
