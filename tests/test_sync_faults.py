@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -324,12 +325,9 @@ def test_a_read_only_folder(one_feed, tmp_path):
     assert "read-only" in message and list(folder.iterdir()) == []
 
 
-def test_disk_full_closes_the_run_as_failed_and_keeps_nothing_of_the_source(
-        feeds, tmp_path, monkeypatch):
-    small = feeds.serve("small", render(items(2)))
-    db = tmp_path / "a.db"
-    assert sync(config_for([("Small", small)]), db).ok
-    # A "disk" with room for a handful of pages more: the next big source does not fit.
+def fill_disk(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Every archive opened from now on sits on a "disk" with room for a handful of pages
+    more than it already has; the function returned puts a normal disk back."""
     opened = Archive.__init__
 
     def tiny_disk(self, path):
@@ -338,11 +336,21 @@ def test_disk_full_closes_the_run_as_failed_and_keeps_nothing_of_the_source(
         self.db.execute(f"PRAGMA max_page_count = {pages + 3}")
 
     monkeypatch.setattr(Archive, "__init__", tiny_disk)
+    return lambda: monkeypatch.setattr(Archive, "__init__", opened)
+
+
+def test_disk_full_closes_the_run_as_failed_and_keeps_nothing_of_the_source(
+        feeds, tmp_path, monkeypatch):
+    small = feeds.serve("small", render(items(2)))
+    db = tmp_path / "a.db"
+    assert sync(config_for([("Small", small)]), db).ok
+    # A "disk" with room for a handful of pages more: the next big source does not fit.
+    normal_disk = fill_disk(monkeypatch)
     big = feeds.serve("big", render([*items(400, prefix="Big")]))
     with pytest.raises(ArchiveError, match=r"disk full while writing source .*big.xml: "
                                            r"nothing from it was kept"):
         sync(config_for([("Big", big)]), db)
-    monkeypatch.setattr(Archive, "__init__", opened)
+    normal_disk()
     assert rows(db, "select status, error from runs order by id") [-1][0] == "failed"
     assert rows(db, "select count(*) from platform_episodes where title like 'Big%'") == [(0,)]
 
@@ -357,14 +365,7 @@ def test_disk_full_on_the_command_line(feeds, tmp_path, monkeypatch):
     db = tmp_path / "a.db"
     with sqlite3.connect(db):
         pass  # an empty file becomes a new archive
-    opened = Archive.__init__
-
-    def tiny_disk(self, path):
-        opened(self, path)
-        pages = self.db.execute("PRAGMA page_count").fetchone()[0]
-        self.db.execute(f"PRAGMA max_page_count = {pages + 3}")
-
-    monkeypatch.setattr(Archive, "__init__", tiny_disk)
+    fill_disk(monkeypatch)
     result = CliRunner().invoke(app, ["sync", "--config", str(config), "--db", str(db),
                                       "--json"])
     assert result.exit_code == 5
