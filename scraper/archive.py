@@ -433,9 +433,10 @@ def m040_link_presence(db: sqlite_utils.Database) -> None:
 # Episodes per month per platform (the /chart page), kept as counts so the chart reads a few
 # thousand rows, not every link of the archive. Triggers mark the (podcast, month) buckets
 # any write touches as dirty; `refresh_chart_months` recounts just those, in the writer's
-# transaction (record_source, reconcile). The canned query counts dirty buckets live, so it
-# is exact even before a refresh. A bucket: canonical episodes with a date and a listing
-# (platforms > 0), per platform still listing them, and in all ('canonical').
+# transaction (record_source, reconcile). Readers go through the view `chart_months_now`,
+# which counts dirty buckets live, so it is exact even before a refresh. A bucket: canonical
+# episodes with a date and a listing (platforms > 0), per platform still listing them, and
+# in all ('canonical').
 CHART_MONTH_COUNTS = """
 SELECT d.podcast_id, d.month, pe.platform AS series, count(DISTINCT e.id) AS episodes
 FROM chart_months_dirty d
@@ -509,12 +510,33 @@ CHART_MONTHS = (
 )
 
 
+# The counts as they stand now, for readers (the `episodes_per_month` canned query): the
+# kept ones, and the dirty buckets counted live (`chart_months_live`, also what a refresh
+# stores). One definition of the count, whoever reads it.
+CHART_VIEWS = {
+    "chart_months_live": CHART_MONTH_COUNTS,
+    "chart_months_now": (
+        "SELECT c.podcast_id, c.month, c.series, c.episodes FROM chart_months c "
+        "WHERE NOT EXISTS (SELECT 1 FROM chart_months_dirty d "
+        "WHERE d.podcast_id = c.podcast_id AND d.month = c.month) "
+        "UNION ALL SELECT podcast_id, month, series, episodes FROM chart_months_live"),
+}
+
+
+def create_chart_views(db: sqlite_utils.Database) -> None:
+    for name, sql in CHART_VIEWS.items():
+        db.execute(f"DROP VIEW IF EXISTS {name}")
+        db.execute(f"CREATE VIEW {name} AS {sql}")
+
+
 def ensure_chart_months(db: sqlite_utils.Database) -> None:
-    """The chart's month counts and their triggers (idempotent), every bucket counted."""
+    """The chart's month counts, their triggers and views (idempotent), every bucket
+    counted."""
     if not db["episodes"].exists() or not db["episode_links"].exists():
         return
     for statement in CHART_MONTHS:
         db.execute(statement)
+    create_chart_views(db)
     db.execute("INSERT OR IGNORE INTO chart_months_dirty (podcast_id, month) "
                "SELECT DISTINCT podcast_id, substr(published, 1, 7) FROM episodes "
                "WHERE published IS NOT NULL")
@@ -529,13 +551,20 @@ def refresh_chart_months(db: sqlite_utils.Database) -> None:
     db.execute("DELETE FROM chart_months WHERE (podcast_id, month) IN "
                "(SELECT podcast_id, month FROM chart_months_dirty)")
     db.execute("INSERT INTO chart_months (podcast_id, month, series, episodes) "
-               + CHART_MONTH_COUNTS)
+               "SELECT podcast_id, month, series, episodes FROM chart_months_live")
     db.execute("DELETE FROM chart_months_dirty")
 
 
 @migrations()
 def m050_chart_months(db: sqlite_utils.Database) -> None:
     ensure_chart_months(db)
+
+
+@migrations()
+def m051_chart_views(db: sqlite_utils.Database) -> None:
+    # Archives that ran m050 before the views existed (the canned query reads them).
+    if db["chart_months"].exists():
+        create_chart_views(db)
 
 
 def migrate(db: sqlite_utils.Database) -> None:

@@ -2,10 +2,11 @@
 
 `episodes_per_month` reads the counts the archive keeps in `chart_months` (recounted by
 the writer for the month buckets its triggers marked dirty; dirty buckets not yet recounted
-are counted live). `listing_lag` walks platform rows newest first through an index, skipping
-each source's first run. Both are compared with the plain aggregate over every row that
-they replace (REFERENCE below), through syncs that add, drop, re-date and bring back
-episodes, reconciled incrementally, and with writes nobody recounted.
+are counted live, through the view `chart_months_now`). `listing_lag` walks platform rows
+newest first through an index, skipping each source's first run. Both are compared with
+the plain aggregate over every row that they replace (REFERENCE below), through syncs that
+add, drop, re-date and bring back episodes, reconciled incrementally, and with writes
+nobody recounted.
 """
 
 from __future__ import annotations
@@ -196,10 +197,11 @@ def test_an_archive_from_before_the_counts_gets_them_when_served(tmp_path: Path)
             *(f"DROP TRIGGER {name}" for (name,) in archive.db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' "
                 "AND name LIKE 'chart_months_%'").fetchall()),
+            "DROP VIEW chart_months_now", "DROP VIEW chart_months_live",
             "DROP TABLE chart_months", "DROP TABLE chart_months_dirty",
             "DROP INDEX idx_platform_episodes_first_seen_run",
             "DELETE FROM _sqlite_migrations WHERE name IN "
-            "('m050_chart_months', 'm013_report_indexes')",
+            "('m050_chart_months', 'm051_chart_views', 'm013_report_indexes')",
         ]:
             archive.db.execute(statement)
     finally:
