@@ -125,8 +125,6 @@ class BrowserFetcher:
     def __init__(self, options: BrowserOptions | None = None, routes: Routes | None = None):
         self.options = options or BrowserOptions()
         self.routes = routes or Routes()
-        # Where routes point: trusted by the address checks (computed once, read per request).
-        self._route_targets = route_targets(self.routes)
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
@@ -182,7 +180,7 @@ class BrowserFetcher:
             if not self.options.allow_private and self._proxy is None:
                 # Page routing misses the hops of redirects Chromium follows itself: every
                 # request goes through the guard, which checks each one (scraper.guard_proxy).
-                self._proxy = await GuardProxy(self._route_targets).start()
+                self._proxy = await GuardProxy(route_targets(self.routes)).start()
             playwright = await async_playwright().start()
             try:
                 browser = await playwright.chromium.launch(
@@ -218,7 +216,7 @@ class BrowserFetcher:
             if self.routes.apply(request.url) == request.url:
                 if (not self.options.allow_private
                         and request.url.startswith(("http:", "https:"))
-                        and not is_route_target(request.url, self._route_targets)):
+                        and not is_route_target(request.url, route_targets(self.routes))):
                     try:
                         await check_address(request.url)
                     except FetchError as refused:
